@@ -1,0 +1,25 @@
+# Every target sets itself up: a fresh machine needs only python3, pip and gcc.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip==25.3
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+demo: $(STAMP)
+	$(BIN)/tinyenroll demo
+
+bench: $(STAMP)
+	$(BIN)/tinyenroll bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

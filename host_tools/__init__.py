@@ -1,0 +1,1 @@
+"""Host-side tools for tinyenroll: reference arithmetic, training, board I/O, benchmarks."""
