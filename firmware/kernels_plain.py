@@ -1,0 +1,70 @@
+"""Plain-Python backend of kernels.py: the rule written as loops, runs anywhere."""
+
+
+def _s8(v):
+    return v - 256 if v > 127 else v
+
+
+def dense(layer, x, y):
+    w = layer.w
+    bias = layer.bias
+    shift = layer.shift
+    n_in = layer.n_in
+    lo = layer.lo
+    base = 0
+    for i in range(layer.n_out):
+        acc = bias[i]
+        for j in range(n_in):
+            wv = w[base + j]
+            xv = x[j]
+            if wv > 127:
+                wv -= 256
+            if xv > 127:
+                xv -= 256
+            acc += wv * xv
+        base += n_in
+        k = shift[i]
+        if k:
+            acc = (acc + (1 << (k - 1))) >> k
+        if acc < lo:
+            acc = lo
+        elif acc > 127:
+            acc = 127
+        y[i] = acc & 0xFF
+
+
+def sumsq(v, n):
+    s = 0
+    for i in range(n):
+        a = _s8(v[i])
+        s += a * a
+    return s
+
+
+def l2norm(y, n):
+    from .kernels import isqrt
+    s = sumsq(y, n)
+    if s == 0:
+        return
+    r = isqrt(s)
+    den = 2 * r
+    for i in range(n):
+        z = (254 * _s8(y[i]) + r) // den
+        y[i] = z & 0xFF
+
+
+def sqdist(q, qnorm, rows, norms, count, dim, out):
+    base = 0
+    for r in range(count):
+        d = 0
+        for j in range(dim):
+            a = rows[base + j]
+            b = q[j]
+            if a > 127:
+                a -= 256
+            if b > 127:
+                b -= 256
+            a -= b
+            d += a * a
+        out[r] = d
+        base += dim

@@ -1,0 +1,75 @@
+"""Viper backend of kernels.py: the same rule compiled to machine code on MicroPython.
+
+viper's int is the machine word (32-bit on boards, 64-bit on the unix port); the bounds in
+kernels.py keep every value below 2**24, so both give the same results. ptr8 reads bytes
+unsigned, so int8 values are sign-extended with (v ^ 128) - 128. Biases are read with an
+offset of 2**24 (see model.py) so that a 32-bit load is never negative.
+"""
+import micropython
+
+BIAS_OFFSET = 1 << 24
+
+
+@micropython.viper
+def _dense(w, bias, shift, x, y, n_in: int, n_out: int, lo: int):
+    pw = ptr8(w)
+    pb = ptr32(bias)
+    pk = ptr8(shift)
+    px = ptr8(x)
+    py = ptr8(y)
+    base = 0
+    for i in range(n_out):
+        acc = int(pb[i]) - 0x1000000
+        for j in range(n_in):
+            acc += ((int(pw[base + j]) ^ 128) - 128) * ((int(px[j]) ^ 128) - 128)
+        base += n_in
+        k = int(pk[i])
+        if k:
+            acc = (acc + (1 << (k - 1))) >> k
+        if acc < lo:
+            acc = lo
+        elif acc > 127:
+            acc = 127
+        py[i] = acc
+
+
+@micropython.viper
+def _sumsq(v, n: int) -> int:
+    p = ptr8(v)
+    s = 0
+    for i in range(n):
+        a = (int(p[i]) ^ 128) - 128
+        s += a * a
+    return s
+
+
+@micropython.viper
+def _sqdist(q, rows, count: int, dim: int, out):
+    pq = ptr8(q)
+    pr = ptr8(rows)
+    po = ptr32(out)
+    base = 0
+    for r in range(count):
+        d = 0
+        for j in range(dim):
+            a = ((int(pr[base + j]) ^ 128) - 128) - ((int(pq[j]) ^ 128) - 128)
+            d += a * a
+        po[r] = d
+        base += dim
+
+
+def dense(layer, x, y):
+    _dense(layer.w, layer.bias_off, layer.shift, x, y, layer.n_in, layer.n_out, layer.lo)
+
+
+def sumsq(v, n):
+    return _sumsq(v, n)
+
+
+def l2norm(y, n):
+    from .kernels_plain import l2norm as plain_l2norm
+    plain_l2norm(y, n)
+
+
+def sqdist(q, qnorm, rows, norms, count, dim, out):
+    _sqdist(q, rows, count, dim, out)

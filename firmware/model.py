@@ -1,0 +1,202 @@
+"""Load a tinyenroll model file and compute int8 embeddings with it.
+
+    m = model.load("model.tem")
+    emb = m.embed(window)        # window: in_dim int8 (bytes, bytearray or array('b'))
+
+File format, version 1 (little-endian; host_tools/modelfile.py writes it):
+  header  "<4sBBHHHf"  magic b"TNYE", version 1, flags 0, n_layers, in_dim, reserved 0, input_scale
+  layers  "<BBHH"      type, flags 0, n_in, n_out, then the payload of the type:
+            1 DENSE    n_out*n_in int8 weights (row-major), n_out int32 biases,
+                       n_out uint8 right shifts (0..24), float32 output scale
+            2 RELU     (none; n_in == n_out)
+            3 L2NORM   (none; n_in == n_out)
+  trailer "<I"         CRC32 of every byte before it
+The arithmetic of each layer is documented in kernels.py. Scales are informational (the host
+uses them to dequantise); the board computes in integers only.
+"""
+import struct
+import binascii
+import array
+import os
+
+from . import kernels
+
+MAGIC = b"TNYE"
+VERSION = 1
+HEADER = "<4sBBHHHf"
+HEADER_SIZE = 16
+LAYER = "<BBHH"
+LAYER_SIZE = 6
+DENSE, RELU, L2NORM = 1, 2, 3
+LAYER_NAMES = {DENSE: "dense", RELU: "relu", L2NORM: "l2norm"}
+MAX_DIM = 4096
+MAX_LAYERS = 32
+
+
+class ModelError(ValueError):
+    """The model file is unusable; the message names what is wrong."""
+
+
+class Dense:
+    """One dense layer: views into the model buffer plus small per-row arrays."""
+
+    def __init__(self, buf, off, n_in, n_out):
+        self.n_in = n_in
+        self.n_out = n_out
+        nw = n_in * n_out
+        self.w = memoryview(buf)[off:off + nw]
+        off += nw
+        self.bias = array.array("i", [0] * n_out)
+        self.bias_off = array.array("i", [0] * n_out)
+        for i in range(n_out):
+            b = struct.unpack_from("<i", buf, off + 4 * i)[0]
+            self.bias[i] = b
+            self.bias_off[i] = b + kernels.DENSE_BOUND
+        off += 4 * n_out
+        self.shift = memoryview(buf)[off:off + n_out]
+        off += n_out
+        self.out_scale = struct.unpack_from("<f", buf, off)[0]
+        self.lo = -128
+        self.cache = None
+
+    def check_bounds(self, index):
+        n_in = self.n_in
+        w = self.w
+        for i in range(self.n_out):
+            k = self.shift[i]
+            if k > kernels.MAX_SHIFT:
+                raise ModelError("layer %d row %d: shift %d is over %d" % (index, i, k, kernels.MAX_SHIFT))
+            total = 0
+            base = i * n_in
+            for j in range(n_in):
+                v = w[base + j]
+                total += 256 - v if v > 127 else v
+            total = 128 * total + abs(self.bias[i]) + ((1 << (k - 1)) if k else 0)
+            if total >= kernels.DENSE_BOUND:
+                raise ModelError("layer %d row %d: accumulator bound %d is not below 2**24" % (index, i, total))
+
+
+class Model:
+    """A loaded model: layers over one buffer, and two scratch buffers reused by every call."""
+
+    def __init__(self, buf, name="model"):
+        self.buf = buf
+        self.name = name
+        self.layers = []
+        self._parse()
+        width = max([self.in_dim] + [l[2] for l in self.layers])
+        self._a = bytearray(width)
+        self._b = bytearray(width)
+
+    def _fail(self, msg):
+        raise ModelError("%s: %s" % (self.name, msg))
+
+    def _parse(self):
+        buf = self.buf
+        size = len(buf)
+        if size < HEADER_SIZE + 4:
+            self._fail("truncated: %d bytes, a header alone needs %d" % (size, HEADER_SIZE + 4))
+        magic, version, flags, n_layers, in_dim, _, in_scale = struct.unpack_from(HEADER, buf, 0)
+        if magic != MAGIC:
+            self._fail("bad magic %r, not a tinyenroll model" % (bytes(magic),))
+        if version != VERSION:
+            self._fail("unknown format version %d (this firmware reads %d)" % (version, VERSION))
+        if n_layers < 1 or n_layers > MAX_LAYERS:
+            self._fail("layer count %d out of range 1..%d" % (n_layers, MAX_LAYERS))
+        if in_dim < 1 or in_dim > MAX_DIM:
+            self._fail("input size %d out of range 1..%d" % (in_dim, MAX_DIM))
+        # walk the layer table to learn the size before trusting any payload
+        off = HEADER_SIZE
+        table = []
+        for i in range(n_layers):
+            if off + LAYER_SIZE > size - 4:
+                self._fail("truncated in layer %d header (%d bytes)" % (i, size))
+            kind, lflags, n_in, n_out = struct.unpack_from(LAYER, buf, off)
+            if kind not in LAYER_NAMES:
+                self._fail("layer %d: unknown layer type %d" % (i, kind))
+            off += LAYER_SIZE
+            table.append((kind, off, n_in, n_out))
+            if kind == DENSE:
+                off += n_in * n_out + 5 * n_out + 4
+        if off + 4 != size:
+            if off + 4 > size:
+                self._fail("truncated: layers need %d bytes, file has %d" % (off + 4, size))
+            self._fail("%d unexpected bytes after the last layer" % (size - off - 4))
+        crc = struct.unpack_from("<I", buf, off)[0]
+        if binascii.crc32(memoryview(buf)[:off]) & 0xFFFFFFFF != crc:
+            self._fail("CRC mismatch: the file is corrupt")
+        width = in_dim
+        for i, (kind, loff, n_in, n_out) in enumerate(table):
+            if n_in != width:
+                self._fail("layer %d (%s) takes %d inputs but gets %d" % (i, LAYER_NAMES[kind], n_in, width))
+            if n_out < 1 or n_out > MAX_DIM:
+                self._fail("layer %d: output size %d out of range 1..%d" % (i, n_out, MAX_DIM))
+            if kind != DENSE and n_out != n_in:
+                self._fail("layer %d (%s) must keep its size, %d -> %d" % (i, LAYER_NAMES[kind], n_in, n_out))
+            width = n_out
+        self.in_dim = in_dim
+        self.out_dim = width
+        self.input_scale = in_scale
+        self.crc = crc
+        self.size = size
+        for i, (kind, loff, n_in, n_out) in enumerate(table):
+            layer = None
+            if kind == DENSE:
+                layer = Dense(buf, loff, n_in, n_out)
+                layer.check_bounds(i)
+            self.layers.append((kind, layer, n_out))
+        # a ReLU straight after a dense layer is fused into its clamp
+        for i in range(1, len(self.layers)):
+            if self.layers[i][0] == RELU and self.layers[i - 1][0] == DENSE:
+                self.layers[i - 1][1].lo = 0
+
+    def embed(self, window):
+        """Embedding of one int8 window; returns a bytearray reused by the next call."""
+        if not isinstance(window, (bytes, bytearray, memoryview)):
+            if not (isinstance(window, array.array) and _typecode(window) == "b"):
+                raise TypeError("window must be int8 (bytes, bytearray or array('b')), got %s" % (type(window).__name__,))
+        if len(window) != self.in_dim:
+            raise ValueError("window has %d values, the model takes %d" % (len(window), self.in_dim))
+        x = self._a
+        y = self._b
+        x[:self.in_dim] = window
+        prev = DENSE
+        for kind, layer, n in self.layers:
+            if kind == DENSE:
+                kernels.dense(layer, x, y)
+                x, y = y, x
+            elif kind == RELU:
+                if prev != DENSE:
+                    _relu(x, n)
+            else:
+                kernels.l2norm(x, n)
+            prev = kind
+        return memoryview(x)[:self.out_dim]
+
+
+def _relu(x, n):
+    for i in range(n):
+        if x[i] > 127:
+            x[i] = 0
+
+
+def _typecode(a):
+    # MicroPython's array has no .typecode; its repr starts with array('b'
+    tc = getattr(a, "typecode", None)
+    if tc is None:
+        tc = repr(a)[7]
+    return tc
+
+
+def load(path):
+    """Read a model file into one buffer and parse it; raises ModelError on any problem."""
+    try:
+        size = os.stat(path)[6]
+    except OSError:
+        raise ModelError("%s: no such model file" % (path,))
+    buf = bytearray(size)
+    with open(path, "rb") as f:
+        got = f.readinto(buf)
+    if got != size:
+        raise ModelError("%s: read %d of %d bytes" % (path, got or 0, size))
+    return Model(buf, path)

@@ -1,0 +1,133 @@
+"""Write and read tinyenroll model files on the host (format: firmware/model.py docstring).
+
+A model here is a dict: {"input_scale": float, "layers": [layer, ...]} where a layer is
+{"type": "dense", "w": int8 (n_out, n_in), "b": int32 (n_out,), "shift": uint8 (n_out,),
+ "out_scale": float} or {"type": "relu" | "l2norm", "n": size}.
+This module is independent of the firmware code: it is half of the reference the boards are
+checked against.
+"""
+import struct
+import zlib
+
+import numpy as np
+
+MAGIC = b"TNYE"
+VERSION = 1
+TYPES = {"dense": 1, "relu": 2, "l2norm": 3}
+NAMES = {v: k for k, v in TYPES.items()}
+ACC_LIMIT = 1 << 24  # every partial sum must stay below this (exact in float32)
+MAX_SHIFT = 24
+
+
+class ExportError(ValueError):
+    """The model cannot be exported without breaking the firmware's exactness bounds."""
+
+
+def row_bounds(w, b, shift):
+    """Worst-case |accumulator| per row: 128*sum|W| + |b| + rounding constant."""
+    w = np.asarray(w, dtype=np.int64)
+    rnd = np.where(shift > 0, 1 << np.maximum(shift.astype(np.int64) - 1, 0), 0)
+    return 128 * np.abs(w).sum(axis=1) + np.abs(np.asarray(b, dtype=np.int64)) + rnd
+
+
+def check_layer(i, layer, n_in):
+    """Raise ExportError naming the problem if a layer is malformed or could overflow."""
+    kind = layer["type"]
+    if kind not in TYPES:
+        raise ExportError("layer %d: unknown type %r" % (i, kind))
+    if kind != "dense":
+        n = int(layer.get("n", n_in))
+        if n != n_in:
+            raise ExportError("layer %d (%s): size %d but gets %d inputs" % (i, kind, n, n_in))
+        return n_in
+    w = np.asarray(layer["w"])
+    b = np.asarray(layer["b"])
+    shift = np.asarray(layer["shift"])
+    if w.ndim != 2 or w.shape[1] != n_in:
+        raise ExportError("layer %d (dense): weights %s do not take %d inputs" % (i, w.shape, n_in))
+    n_out = w.shape[0]
+    if b.shape != (n_out,) or shift.shape != (n_out,):
+        raise ExportError("layer %d (dense): bias %s / shift %s must be (%d,)" % (i, b.shape, shift.shape, n_out))
+    if w.min() < -128 or w.max() > 127:
+        raise ExportError("layer %d: weights outside int8" % i)
+    if b.min() < -(1 << 31) or b.max() >= (1 << 31):
+        raise ExportError("layer %d: bias outside int32" % i)
+    if shift.min() < 0 or shift.max() > MAX_SHIFT:
+        raise ExportError("layer %d: shifts must be in 0..%d" % (i, MAX_SHIFT))
+    worst = row_bounds(w, b, shift)
+    if worst.max() >= ACC_LIMIT:
+        r = int(worst.argmax())
+        raise ExportError("layer %d row %d: accumulator could reach %d, not below 2**24 "
+                          "(float32 dot on a board would round)" % (i, r, int(worst[r])))
+    return n_out
+
+
+def to_bytes(model):
+    """Serialise a model dict, refusing any model the firmware could not compute exactly."""
+    layers = model["layers"]
+    in_dim = int(model["in_dim"])
+    if not 1 <= in_dim <= 4096:
+        raise ExportError("input size %d out of range 1..4096" % in_dim)
+    if not 1 <= len(layers) <= 32:
+        raise ExportError("layer count %d out of range 1..32" % len(layers))
+    out = bytearray(struct.pack("<4sBBHHHf", MAGIC, VERSION, 0, len(layers), in_dim, 0,
+                                float(model.get("input_scale", 1.0))))
+    width = in_dim
+    for i, layer in enumerate(layers):
+        n_out = check_layer(i, layer, width)
+        out += struct.pack("<BBHH", TYPES[layer["type"]], 0, width, n_out)
+        if layer["type"] == "dense":
+            out += np.asarray(layer["w"], dtype="<i1").tobytes()
+            out += np.asarray(layer["b"], dtype="<i4").tobytes()
+            out += np.asarray(layer["shift"], dtype="u1").tobytes()
+            out += struct.pack("<f", float(layer.get("out_scale", 1.0)))
+        width = n_out
+    out += struct.pack("<I", zlib.crc32(out) & 0xFFFFFFFF)
+    return bytes(out)
+
+
+def write(path, model):
+    """Write a model file; returns its bytes."""
+    data = to_bytes(model)
+    with open(path, "wb") as f:
+        f.write(data)
+    return data
+
+
+def from_bytes(data):
+    """Parse a model file into a model dict (strict: raises ValueError on any defect)."""
+    data = bytes(data)
+    if len(data) < 20:
+        raise ValueError("truncated model file (%d bytes)" % len(data))
+    magic, version, _, n_layers, in_dim, _, in_scale = struct.unpack_from("<4sBBHHHf", data, 0)
+    if magic != MAGIC or version != VERSION:
+        raise ValueError("not a version %d tinyenroll model" % VERSION)
+    if zlib.crc32(data[:-4]) & 0xFFFFFFFF != struct.unpack_from("<I", data, len(data) - 4)[0]:
+        raise ValueError("CRC mismatch")
+    off = 16
+    layers = []
+    for _ in range(n_layers):
+        kind, _, n_in, n_out = struct.unpack_from("<BBHH", data, off)
+        off += 6
+        name = NAMES[kind]
+        if name == "dense":
+            w = np.frombuffer(data, dtype="<i1", count=n_in * n_out, offset=off).reshape(n_out, n_in)
+            off += n_in * n_out
+            b = np.frombuffer(data, dtype="<i4", count=n_out, offset=off)
+            off += 4 * n_out
+            shift = np.frombuffer(data, dtype="u1", count=n_out, offset=off)
+            off += n_out
+            (scale,) = struct.unpack_from("<f", data, off)
+            off += 4
+            layers.append({"type": name, "w": w, "b": b, "shift": shift, "out_scale": scale})
+        else:
+            layers.append({"type": name, "n": n_in})
+    if off + 4 != len(data):
+        raise ValueError("layer table does not match file size")
+    return {"in_dim": in_dim, "input_scale": in_scale, "layers": layers,
+            "crc": struct.unpack_from("<I", data, off)[0]}
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return from_bytes(f.read())

@@ -1,0 +1,63 @@
+"""numpy reference of the board's integer arithmetic: the oracle boards are validated against.
+
+It never imports the firmware. The rules (also at the top of firmware/kernels.py):
+  dense   y = clamp((W x + b + r) >> k, lo, 127), floor shift, r = 2**(k-1) (0 if k == 0),
+          lo = 0 when a ReLU follows, else -128
+  relu    max(x, 0)
+  l2norm  n = isqrt(sum y**2); z = floor((254 y + n) / (2 n)); 0 stays 0
+  sqdist  sum (a - b)**2
+All in int64, so nothing here can round.
+"""
+import math
+
+import numpy as np
+
+
+def dense(w, b, shift, x, lo=-128):
+    acc = np.asarray(w, np.int64) @ np.asarray(x, np.int64) + np.asarray(b, np.int64)
+    k = np.asarray(shift, np.int64)
+    rnd = np.where(k > 0, np.left_shift(1, np.maximum(k - 1, 0)), 0)
+    y = np.right_shift(acc + rnd, k)
+    return np.clip(y, lo, 127).astype(np.int8)
+
+
+def relu(x):
+    return np.maximum(np.asarray(x, np.int8), 0).astype(np.int8)
+
+
+def l2norm(y):
+    y = np.asarray(y, np.int64)
+    s = int((y * y).sum())
+    if s == 0:
+        return y.astype(np.int8)
+    n = math.isqrt(s)
+    return np.floor_divide(254 * y + n, 2 * n).astype(np.int8)
+
+
+def forward(model, x):
+    """Embedding of one int8 input vector under a model dict (host_tools.modelfile)."""
+    x = np.asarray(x, dtype=np.int8)
+    if x.shape != (model["in_dim"],):
+        raise ValueError("input has shape %s, the model takes (%d,)" % (x.shape, model["in_dim"]))
+    layers = model["layers"]
+    for i, layer in enumerate(layers):
+        kind = layer["type"]
+        if kind == "dense":
+            fused = i + 1 < len(layers) and layers[i + 1]["type"] == "relu"
+            x = dense(layer["w"], layer["b"], layer["shift"], x, lo=0 if fused else -128)
+        elif kind == "relu":
+            x = relu(x)
+        else:
+            x = l2norm(x)
+    return x
+
+
+def forward_batch(model, xs):
+    """Embeddings of a batch of int8 inputs, shape (n, in_dim) -> (n, out_dim)."""
+    return np.stack([forward(model, x) for x in np.asarray(xs, np.int8)])
+
+
+def sqdist(q, rows):
+    """Squared distances from int8 q to each int8 row."""
+    d = np.asarray(rows, np.int64) - np.asarray(q, np.int64)
+    return (d * d).sum(axis=-1)
