@@ -1,0 +1,372 @@
+"""Anomaly detection learned from "normal": a bounded k-NN detector in integer arithmetic.
+
+Learning phase: learn(vec) for every window the board treats as normal; a reservoir of at most
+`capacity` windows is kept (Algorithm R with a deterministic Lehmer PRNG), so memory is fixed
+however long the phase runs. finish() ends the phase: raw feature vectors are turned into int8
+by a per-feature quantiser fitted on the reservoir (embeddings are int8 already), and the
+threshold is calibrated from the normal set itself. Then check(vec) -> (score, flagged).
+
+The rule (host_tools/anomaly_ref.py is an independent numpy copy, the tests compare them):
+  PRNG       x <- 40003 * x mod 1073741789, computed with Schrage's method so every value is
+             a 31-bit small int on the boards (no big-int allocation).
+  reservoir  window t goes to slot t while t < capacity; later j = next() % (t + 1) replaces
+             slot j when j < capacity.
+  quantiser  per feature c = sorted[(n-1)//2], spread = sorted[9n//10] - sorted[n//10] (>= 1),
+             e = smallest in -7..30 with spread <= 24 * 2**e; q = clamp((x - c) >> e, +-127)
+             (left shift by -e when e < 0). Raw features must satisfy |x| < 2**29.
+  score      sum of the squared Euclidean distances to the k nearest stored int8 rows
+             (kernels.sqdist: exact and identical on ulab, viper and plain; D <= 256 keeps
+             each below 2**24, k <= 16 keeps the sum below 2**28). k=2 by default: on the
+             evaluation recordings it ranks anomalies better than k=1 (one noisy neighbour)
+             and than the k-th distance alone (see host_tools/anomaly_eval.py).
+  threshold  leave-one-out scores of the stored rows, sorted; the one at index
+             (n-1)*qnum//qden times mnum//mden (at least 1). Why: it needs no hand-set constant,
+             and with the default (max, x1) no learning window would have been flagged.
+  flag       score > threshold.
+  drift      optional (adapt_every > 0): a window with 2 * score <= threshold is a candidate;
+             every adapt_every-th candidate replaces slot next() % n. A flagged window is never
+             learned; the threshold stays as calibrated.
+Guard rails: set `frozen` (or pass a store whose `frozen` is true) and learning/adaptation
+raise; reset() forgets everything learned. to_bytes()/from_bytes() carry the whole state,
+CRC-checked, for the store.
+"""
+import array
+import struct
+import binascii
+
+from . import kernels
+
+PRNG_M = 1073741789
+PRNG_A = 40003
+PRNG_Q = 26841      # PRNG_M // PRNG_A
+PRNG_R = 21266      # PRNG_M % PRNG_A
+TARGET = 24
+MIN_SHIFT = -7
+MAX_SHIFT = 30
+RAW_LIMIT = 1 << 29
+BIG = 0x7FFFFFFF
+
+MAGIC = b"TEAD"
+VERSION = 1
+_HEAD = "<4sBBHHHBBHHHHiiii"  # see to_bytes
+_HEAD_SIZE = struct.calcsize(_HEAD)
+
+LEARNING = 0
+READY = 1
+
+
+class FrozenError(Exception):
+    pass
+
+
+def prng_next(x):
+    """One step of the Lehmer generator, 31-bit intermediates only."""
+    x = PRNG_A * (x % PRNG_Q) - PRNG_R * (x // PRNG_Q)
+    if x < 0:
+        x += PRNG_M
+    return x
+
+
+class Detector:
+    """k-NN anomaly detector over int8 vectors of dimension dim (<= 256); see module doc."""
+
+    def __init__(self, dim, capacity=128, k=2, quantile=(1, 1), margin=(1, 1), seed=1,
+                 raw=False, adapt_every=0, store=None):
+        if not isinstance(dim, int) or dim < 1 or dim > kernels.MAX_DIST_DIM:
+            raise ValueError("dim must be an int in 1..%d, got %r" % (kernels.MAX_DIST_DIM, dim))
+        if not isinstance(k, int) or k < 1 or k > 16:
+            raise ValueError("k must be an int in 1..16, got %r" % (k,))
+        if not isinstance(capacity, int) or capacity <= k or capacity > 4096:
+            raise ValueError("capacity must be an int in %d..4096, got %r" % (k + 1, capacity))
+        qn, qd = quantile
+        mn, md = margin
+        if not (0 <= qn <= qd and qd >= 1 and qd < 65536):
+            raise ValueError("quantile must be (num, den) with 0 <= num <= den < 65536")
+        if not (1 <= mn <= 64 and 1 <= md <= 64):
+            raise ValueError("margin must be (num, den) with both in 1..64")
+        if adapt_every < 0 or adapt_every > 65535:
+            raise ValueError("adapt_every must be in 0..65535")
+        self.dim = dim
+        self.capacity = capacity
+        self.k = k
+        self.quantile = (qn, qd)
+        self.margin = (mn, md)
+        self.raw = bool(raw)
+        self.adapt_every = adapt_every
+        self.store = store
+        self.frozen = False
+        self._seed = seed
+        self.rows = bytearray(capacity * dim)
+        self.norms = array.array("i", [0] * capacity)
+        self._out = array.array("i", [0] * capacity)
+        self._best = array.array("i", [0] * k)
+        self._q = bytearray(dim)
+        self.center = array.array("i", [0] * dim) if self.raw else None
+        self.shift = bytearray(dim) if self.raw else None
+        self._rawrows = None
+        self.reset()
+
+    # ------------------------------------------------------------ guard rails
+
+    def _check_unfrozen(self, what):
+        if self.frozen or (self.store is not None and getattr(self.store, "frozen", False)):
+            raise FrozenError("anomaly detector is frozen: %s refused" % what)
+
+    def reset(self):
+        """Forget everything learned: back to an empty learning phase (same settings)."""
+        x = self._seed % PRNG_M
+        self.state = x if x else 1
+        self.seen = 0
+        self.count = 0
+        self.threshold = 0
+        self.candidates = 0
+        self.adapted = 0
+        self.phase = LEARNING
+        if self.raw:
+            self._rawrows = array.array("i", bytes(4 * self.capacity * self.dim))
+
+    # ------------------------------------------------------------ learning
+
+    def _rand(self):
+        self.state = prng_next(self.state)
+        return self.state
+
+    def _check_vec(self, vec):
+        if len(vec) != self.dim:
+            raise ValueError("vector has %d values, detector expects %d" % (len(vec), self.dim))
+
+    def learn(self, vec):
+        """Take one normal window (raw ints when raw=True, else int8 bytes) into the reservoir."""
+        self._check_unfrozen("learn")
+        if self.phase != LEARNING:
+            raise ValueError("learning phase is over: reset() to learn again")
+        self._check_vec(vec)
+        dim = self.dim
+        if self.raw:
+            for i in range(dim):
+                v = vec[i]
+                if not isinstance(v, int) or v >= RAW_LIMIT or v <= -RAW_LIMIT:
+                    raise ValueError("raw feature %d = %r is not an int with |x| < 2**29" % (i, v))
+        elif not isinstance(vec, (bytes, bytearray, memoryview)):
+            raise ValueError("embedding must be int8 bytes/bytearray of length %d" % dim)
+        t = self.seen
+        if t < self.capacity:
+            slot = t
+        else:
+            slot = self._rand() % (t + 1)
+        if slot < self.capacity:
+            base = slot * dim
+            if self.raw:
+                r = self._rawrows
+                for i in range(dim):
+                    r[base + i] = vec[i]
+            else:
+                self.rows[base:base + dim] = vec
+            if slot >= self.count:
+                self.count = slot + 1
+        self.seen = t + 1
+
+    def finish(self):
+        """End the learning phase: fit the quantiser (raw), compute norms and the threshold."""
+        self._check_unfrozen("finish")
+        if self.phase != LEARNING:
+            raise ValueError("learning phase is already over")
+        n = self.count
+        if n <= self.k:
+            raise ValueError("need more than k=%d normal windows, have %d" % (self.k, n))
+        dim = self.dim
+        if self.raw:
+            self._fit_quantiser(n)
+            r = self._rawrows
+            for s in range(n):
+                base = s * dim
+                self._quantise_into(r, base, self.rows, base)
+            self._rawrows = None
+        for s in range(n):
+            self.norms[s] = kernels.sumsq(memoryview(self.rows)[s * dim:(s + 1) * dim], dim)
+        self.threshold = self._calibrate(n)
+        self.phase = READY
+
+    def _fit_quantiser(self, n):
+        dim = self.dim
+        r = self._rawrows
+        lo_i = n // 10
+        hi_i = (9 * n) // 10
+        mid_i = (n - 1) // 2
+        col = [0] * n
+        for f in range(dim):
+            for s in range(n):
+                col[s] = r[s * dim + f]
+            col.sort()
+            spread = col[hi_i] - col[lo_i]
+            if spread < 1:
+                spread = 1
+            e = MIN_SHIFT
+            while e < MAX_SHIFT:
+                if e >= 0:
+                    if spread <= TARGET << e:
+                        break
+                elif spread << -e <= TARGET:
+                    break
+                e += 1
+            self.center[f] = col[mid_i]
+            self.shift[f] = e & 0xFF
+
+    def _quantise_into(self, src, off, dst, doff):
+        c = self.center
+        sh = self.shift
+        for f in range(self.dim):
+            d = src[off + f] - c[f]
+            e = sh[f]
+            if e > 127:
+                e -= 256
+            if e >= 0:
+                d >>= e
+            else:
+                if d > 127:
+                    d = 127
+                elif d < -127:
+                    d = -127
+                d <<= -e
+            if d > 127:
+                d = 127
+            elif d < -127:
+                d = -127
+            dst[doff + f] = d & 0xFF
+
+    def _ksum(self, n, skip):
+        """Sum of the k smallest of self._out[:n], leaving out index `skip` (-1 for none)."""
+        best = self._best
+        k = self.k
+        for i in range(k):
+            best[i] = BIG
+        out = self._out
+        for i in range(n):
+            if i == skip:
+                continue
+            d = out[i]
+            if d < best[k - 1]:
+                j = k - 1
+                while j > 0 and best[j - 1] > d:
+                    best[j] = best[j - 1]
+                    j -= 1
+                best[j] = d
+        t = 0
+        for i in range(k):
+            t += best[i]
+        return t
+
+    def _calibrate(self, n):
+        dim = self.dim
+        mv = memoryview(self.rows)
+        loo = [0] * n
+        for s in range(n):
+            kernels.sqdist(mv[s * dim:(s + 1) * dim], self.norms[s], self.rows, self.norms, n, dim, self._out)
+            loo[s] = self._ksum(n, s)
+        loo.sort()
+        qn, qd = self.quantile
+        mn, md = self.margin
+        t = loo[((n - 1) * qn) // qd] * mn // md
+        return t if t > 0 else 1
+
+    # ------------------------------------------------------------ scoring
+
+    def to_int8(self, vec):
+        """The int8 query (an internal buffer, valid until the next call) for vec."""
+        self._check_vec(vec)
+        if self.raw:
+            for i in range(self.dim):
+                v = vec[i]
+                if not isinstance(v, int) or v >= RAW_LIMIT or v <= -RAW_LIMIT:
+                    raise ValueError("raw feature %d = %r is not an int with |x| < 2**29" % (i, v))
+            self._quantise_into(vec, 0, self._q, 0)
+        else:
+            if not isinstance(vec, (bytes, bytearray, memoryview)):
+                raise ValueError("embedding must be int8 bytes/bytearray of length %d" % self.dim)
+            self._q[:] = vec
+        return self._q
+
+    def score(self, vec):
+        """Sum of squared distances of vec to its k nearest normal rows (an int)."""
+        if self.phase != READY:
+            raise ValueError("detector is still learning: call finish() first")
+        q = self.to_int8(vec)
+        kernels.sqdist(q, kernels.sumsq(q, self.dim), self.rows, self.norms, self.count, self.dim, self._out)
+        return self._ksum(self.count, -1)
+
+    def check(self, vec):
+        """(score, flagged) for one window; adapts to slow drift when enabled and allowed."""
+        s = self.score(vec)
+        flagged = s > self.threshold
+        if self.adapt_every and not flagged and 2 * s <= self.threshold and not self._frozen_now():
+            self.candidates += 1
+            if self.candidates >= self.adapt_every:
+                self.candidates = 0
+                j = self._rand() % self.count
+                base = j * self.dim
+                self.rows[base:base + self.dim] = self._q
+                self.norms[j] = kernels.sumsq(self._q, self.dim)
+                self.adapted += 1
+        return s, flagged
+
+    def _frozen_now(self):
+        return self.frozen or (self.store is not None and getattr(self.store, "frozen", False))
+
+    # ------------------------------------------------------------ persistence
+
+    def to_bytes(self):
+        """The detector's state (settings, quantiser, normal rows, threshold) with a CRC32."""
+        if self.phase != READY:
+            raise ValueError("only a finished detector can be saved")
+        head = struct.pack(_HEAD, MAGIC, VERSION, (1 if self.raw else 0) | (self.k << 1),
+                           self.dim, self.capacity, self.count,
+                           0, 0, self.quantile[0], self.quantile[1], self.margin[0] | (self.margin[1] << 8),
+                           self.adapt_every, self.threshold, self.state, self.seen, self.candidates)
+        parts = [head]
+        if self.raw:
+            parts.append(struct.pack("<%di" % self.dim, *self.center))
+            parts.append(bytes(self.shift))
+        parts.append(bytes(memoryview(self.rows)[:self.count * self.dim]))
+        body = b"".join(parts)
+        return body + struct.pack("<I", binascii.crc32(body) & 0xFFFFFFFF)
+
+    @classmethod
+    def from_bytes(cls, data, store=None, seed=1):
+        """A READY detector from to_bytes() output; ValueError naming what is wrong otherwise."""
+        if len(data) < _HEAD_SIZE + 4:
+            raise ValueError("anomaly state truncated: %d bytes" % len(data))
+        body = memoryview(data)[:len(data) - 4]
+        crc = struct.unpack("<I", bytes(memoryview(data)[len(data) - 4:]))[0]
+        if binascii.crc32(body) & 0xFFFFFFFF != crc:
+            raise ValueError("anomaly state CRC mismatch")
+        (magic, version, flags, dim, capacity, count, _a, _b, qn, qd, marg, adapt, thr, state,
+         seen, cand) = struct.unpack(_HEAD, bytes(body[:_HEAD_SIZE]))
+        if magic != MAGIC:
+            raise ValueError("not an anomaly state (bad magic)")
+        if version != VERSION:
+            raise ValueError("anomaly state version %d unsupported" % version)
+        raw = flags & 1
+        need = _HEAD_SIZE + (5 * dim if raw else 0) + count * dim
+        if len(body) != need:
+            raise ValueError("anomaly state size %d, expected %d" % (len(body), need))
+        d = cls(dim, capacity, flags >> 1, (qn, qd), (marg & 0xFF, marg >> 8), seed, raw, adapt, store)
+        if count <= d.k or count > capacity or thr < 1:
+            raise ValueError("anomaly state inconsistent (count %d, threshold %d)" % (count, thr))
+        off = _HEAD_SIZE
+        if raw:
+            for f in range(dim):
+                d.center[f] = struct.unpack_from("<i", body, off + 4 * f)[0]
+            off += 4 * dim
+            d.shift = bytearray(body[off:off + dim])
+            off += dim
+            d._rawrows = None
+        d.rows[:count * dim] = body[off:off + count * dim]
+        d.count = count
+        for s in range(count):
+            d.norms[s] = kernels.sumsq(memoryview(d.rows)[s * dim:(s + 1) * dim], dim)
+        d.threshold = thr
+        d.state = state
+        d.seen = seen
+        d.candidates = cand
+        d.phase = READY
+        return d

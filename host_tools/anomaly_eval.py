@@ -1,0 +1,385 @@
+"""Evaluate the on-device anomaly detector on recordings shipped in the aeon wheel.
+
+What is measured, per recording: the detector learns "normal" on the opening stretch
+(no labelled anomaly in it), then scores every later window. ROC-AUC of the score, the
+labelled anomaly episodes caught at the self-calibrated threshold (an episode is caught
+when a flagged window overlaps it) and the false-alarm rate (flagged share of normal
+windows), next to two baselines fitted on the same windows and features: per-feature
+z-score (sum of squared z) and K-means distance to the nearest centroid (Edge Impulse's
+anomaly block), each thresholded at the maximum of its own learning-phase scores.
+
+Recordings (all inside aeon==1.6.0, read offline from the wheel):
+  daphnet     Daphnet_S06R02E0, 9 accelerometer axes at 64 Hz. The excerpt aeon ships has
+              NO labelled freezing-of-gait episode (aeon 1.6.0 says so itself), so on it only
+              the false-alarm rate is measurable.
+  daphnet+fog the same recording with freezing-like episodes inserted into the scored part
+              (leg and ankle axes replaced by a 5-7 Hz trembling around the local posture,
+              amplitude half the local gait deviation): semi-synthetic, labelled by us.
+  bleeding    KDD-TSAD 135 (UCR InternalBleeding16): a real heart-rate recording with one
+              labelled anomaly; learn on its TRAIN part, score its TEST part.
+  ecg         ecg-diff-count-3 (GutenTAG synthetic ECG): learn on TRAIN_NA (normal),
+              score TEST (three labelled anomalies).
+
+Features are integers made only of sums, differences, absolute values and floor divisions
+of the samples (moving averages as band filters), so a board computes them exactly; here
+they are computed on the host. The detector itself is the firmware code (tinyenroll.anomaly)
+run under CPython with the kernel backend chosen by --backend, and every threshold and
+score is checked against host_tools/anomaly_ref.py (the run fails if one differs).
+"""
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+
+AEON = "aeon==1.6.0"
+WHEEL = "aeon-1.6.0-py3-none-any.whl"
+DAPHNET = "aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv"
+BLEEDING = "aeon/datasets/data/KDD-TSAD_135/135_UCR_Anomaly_InternalBleeding16_%s.csv"
+ECG = "aeon/datasets/data/UnitTest/ecg-diff-count-3_%s.csv"
+
+
+# ---------------------------------------------------------------- data
+
+def cache_dir():
+    d = os.environ.get("TINYENROLL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "tinyenroll")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def aeon_bytes(relpath):
+    """Bytes of a data file inside the aeon package: installed aeon, else the cached wheel."""
+    try:
+        import importlib.util
+        spec = importlib.util.find_spec("aeon")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        root = os.path.dirname(list(spec.submodule_search_locations)[0])
+        path = os.path.join(root, relpath)
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                return f.read()
+    wheel = os.path.join(cache_dir(), WHEEL)
+    if not os.path.exists(wheel):
+        # only the wheel, no dependencies: aeon itself is never imported
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", AEON,
+                        "-d", cache_dir()], check=True)
+    with zipfile.ZipFile(wheel) as z:
+        return z.read(relpath)
+
+
+def read_csv(relpath, columns):
+    """(values float array (n, len(columns)), is_anomaly int array (n,)) from an aeon csv."""
+    text = aeon_bytes(relpath).decode()
+    header = text.split("\n", 1)[0].strip().split(",")
+    idx = [header.index(c) for c in columns]
+    lab = header.index("is_anomaly")
+    a = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, usecols=idx + [lab], dtype=np.float64)
+    return a[:, :len(idx)], a[:, -1].astype(np.int64)
+
+
+DAPHNET_AXES = ["ankle_horiz_fwd", "ankle_vert", "ankle_horiz_lateral", "leg_horiz_fwd", "leg_vert",
+                "leg_horiz_lateral", "trunk_horiz_fwd", "trunk_vert", "trunk_horiz_lateral"]
+
+
+def daphnet():
+    x, y = read_csv(DAPHNET, DAPHNET_AXES)
+    return x.astype(np.int64), y
+
+
+def insert_fog(x, y, start, hz=64, episodes=4, seconds=4, seed=7):
+    """Copy of (x, y) with freezing-like episodes on the 6 leg/ankle axes after sample `start`."""
+    rng = np.random.default_rng(seed)
+    x = x.copy()
+    y = y.copy()
+    n = len(x)
+    length = seconds * hz
+    gap = (n - start) // episodes
+    t = np.arange(length) / hz
+    for e in range(episodes):
+        s = start + e * gap + int(rng.integers(hz, max(hz + 1, gap - length - hz)))
+        seg = x[s:s + length, :6]
+        f = rng.uniform(5.0, 7.0)
+        posture = seg.mean(axis=0)
+        amp = 0.5 * np.abs(seg - posture).mean(axis=0) * np.sqrt(2)
+        wobble = np.sin(2 * np.pi * f * t + rng.uniform(0, 6.3))[:, None] * amp[None, :]
+        noise = rng.normal(0, 1, seg.shape) * amp[None, :] * 0.2
+        x[s:s + length, :6] = np.round(posture + wobble + noise).astype(np.int64)
+        y[s:s + length] = 1
+    return x, y
+
+
+def univariate(relpath, column, scale):
+    """Integer samples (n, 1) = round(value * scale), as an ADC would deliver them, and labels."""
+    x, y = read_csv(relpath, [column])
+    return np.round(x * scale).astype(np.int64), y
+
+
+# ---------------------------------------------------------------- features
+
+def shape_features(w, points=16):
+    """Univariate shape: the window (size, 1) averaged into `points` blocks, minus its mean,
+    then its mean and mean |dev|. Integer floor divisions throughout."""
+    x = w[:, 0].astype(np.int64)
+    n = len(x)
+    mean = x.sum() // n
+    b = n // points
+    blocks = x[:b * points].reshape(points, b).sum(axis=1) // b - mean
+    mad = np.abs(x - mean).sum() // n
+    return np.concatenate([blocks, [mean, mad]]).astype(np.int64)
+
+def windows(n, size, hop):
+    return [(s, s + size) for s in range(0, n - size + 1, hop)]
+
+
+def band_features(w):
+    """Per channel of an int window (size, C): mean, mean |dev|, 3-8 Hz and <3 Hz L1 power at 64 Hz,
+    and crossings of the 8 Hz low-passed signal through the mean. All integer (floor divisions)."""
+    n, c = w.shape
+    out = []
+    for ch in range(c):
+        x = w[:, ch].astype(np.int64)
+        mean = x.sum() // n
+        mad = np.abs(x - mean).sum() // n
+        cs = np.concatenate([[0], np.cumsum(x)])
+        lp8 = (cs[8:] - cs[:-8]) // 8          # moving average over 8: nulls at 8 Hz
+        lp21 = (cs[21:] - cs[:-21]) // 21      # over 21: nulls near 3 Hz
+        m = len(lp21)
+        hi = lp8[6:6 + m] - lp21               # centres aligned (6 + 3.5 ~ 10)
+        lo = lp21 - mean
+        fog = np.abs(hi).sum() // m
+        loco = np.abs(lo).sum() // m
+        z = lp8 - mean
+        zc = int(((z[1:] >= 0) != (z[:-1] >= 0)).sum())
+        out.extend([mean, mad, fog, loco, zc])
+    return np.array(out, dtype=np.int64)
+
+
+# ---------------------------------------------------------------- recordings
+
+class Recording:
+    """Learning windows (features) and scored windows (features, labels, episode ids)."""
+
+    def __init__(self, name, note, learn, test, labels, episodes):
+        self.name = name
+        self.note = note
+        self.learn = learn
+        self.test = test
+        self.labels = labels
+        self.episodes = episodes      # per scored window: list of episode ids it overlaps
+        self.n_episodes = len(set(e for ep in episodes for e in ep))
+
+
+def _episode_ids(y):
+    d = np.diff(np.concatenate([[0], y, [0]]))
+    ids = np.zeros(len(y), dtype=np.int64) - 1
+    for i, (s, e) in enumerate(zip(np.where(d == 1)[0], np.where(d == -1)[0])):
+        ids[s:e] = i
+    return ids
+
+
+def _windowed(x, y, size, hop, feat):
+    ids = _episode_ids(y)
+    W = windows(len(x), size, hop)
+    F = np.array([feat(x[s:e]) for s, e in W], dtype=np.int64)
+    L = np.array([bool(y[s:e].any()) for s, e in W])
+    E = [sorted(set(int(i) for i in ids[s:e] if i >= 0)) for s, e in W]
+    return F, L, E
+
+
+def recordings(names):
+    out = []
+    for name in names:
+        if name in ("daphnet", "daphnet+fog"):
+            x, y = daphnet()
+            size, hop, learn_n = 128, 64, 40
+            note = "2 s windows, 1 s hop, 45 band features, learn first %d s" % learn_n
+            if name == "daphnet+fog":
+                x, y = insert_fog(x, y, learn_n * hop + size)
+                note += "; 4 inserted 4 s freezes"
+            else:
+                note += "; excerpt has no labelled episode"
+            F, L, E = _windowed(x, y, size, hop, band_features)
+            out.append(Recording(name, note, F[:learn_n], F[learn_n:], L[learn_n:], E[learn_n:]))
+        elif name == "bleeding":
+            tr, _ = univariate(BLEEDING % "TRAIN", "value", 100)
+            te, yt = univariate(BLEEDING % "TEST", "value", 100)
+            feat = lambda w: shape_features(w, 32)  # noqa: E731
+            Ft, _, _ = _windowed(tr, np.zeros(len(tr), dtype=np.int64), 32, 4, feat)
+            F, L, E = _windowed(te, yt, 32, 4, feat)
+            out.append(Recording(name, "32-sample windows, hop 4, 34 shape features, learn TRAIN", Ft, F, L, E))
+        elif name == "ecg":
+            tr, _ = univariate(ECG % "TRAIN_NA", "value-0", 1000)
+            te, yt = univariate(ECG % "TEST", "value-0", 1000)
+            Ft, _, _ = _windowed(tr, np.zeros(len(tr), dtype=np.int64), 100, 25, shape_features)
+            F, L, E = _windowed(te, yt, 100, 25, shape_features)
+            out.append(Recording(name, "100-sample windows, hop 25, 18 shape features, learn TRAIN_NA", Ft, F, L, E))
+        else:
+            raise ValueError("unknown recording %r (daphnet, daphnet+fog, bleeding, ecg)" % name)
+    return out
+
+
+# ---------------------------------------------------------------- methods and metrics
+
+def auc(labels, scores):
+    """ROC-AUC (Mann-Whitney, ties count half); None when one class is missing."""
+    labels = np.asarray(labels, dtype=bool)
+    s = np.asarray(scores, dtype=np.float64)
+    pos, neg = s[labels], s[~labels]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    order = np.argsort(np.concatenate([neg, pos]), kind="mergesort")
+    allv = np.concatenate([neg, pos])[order]
+    ranks = np.empty(len(allv))
+    i = 0
+    while i < len(allv):
+        j = i
+        while j + 1 < len(allv) and allv[j + 1] == allv[i]:
+            j += 1
+        ranks[i:j + 1] = (i + j) / 2.0 + 1
+        i = j + 1
+    r = np.empty(len(allv))
+    r[order] = ranks
+    rp = r[len(neg):].sum()
+    return float((rp - len(pos) * (len(pos) + 1) / 2.0) / (len(pos) * len(neg)))
+
+
+def summarise(rec, method, scores, flagged, threshold):
+    labels = rec.labels
+    caught = set()
+    for f, ep in zip(flagged, rec.episodes):
+        if f:
+            caught.update(ep)
+    normal = ~labels
+    return {
+        "recording": rec.name, "method": method,
+        "auc": auc(labels, scores),
+        "episodes": rec.n_episodes, "caught": len(caught),
+        "false_alarm_rate": float(np.mean(np.asarray(flagged)[normal])) if normal.any() else None,
+        "false_alarms": int(np.sum(np.asarray(flagged)[normal])),
+        "normal_windows": int(normal.sum()), "anomalous_windows": int(labels.sum()),
+        "threshold": float(threshold),
+    }
+
+
+def zscore_baseline(rec):
+    mu = rec.learn.mean(axis=0)
+    sd = rec.learn.std(axis=0) + 1e-9
+    train = (((rec.learn - mu) / sd) ** 2).sum(axis=1)
+    s = (((rec.test - mu) / sd) ** 2).sum(axis=1)
+    t = train.max()
+    return s, s > t, t
+
+
+def kmeans_baseline(rec, clusters=32, seed=0):
+    from sklearn.cluster import KMeans
+    mu = rec.learn.mean(axis=0)
+    sd = rec.learn.std(axis=0) + 1e-9
+    a = (rec.learn - mu) / sd
+    km = KMeans(n_clusters=min(clusters, len(a) // 4), n_init=10, random_state=seed).fit(a)
+    t = km.transform(a).min(axis=1).max()
+    s = km.transform((rec.test - mu) / sd).min(axis=1)
+    return s, s > t, t
+
+
+def detector_run(rec, capacity, k, seed=1, verify=True):
+    """Scores by the firmware detector (CPython, current kernel backend), checked against the reference."""
+    from tinyenroll import anomaly
+    from host_tools import anomaly_ref
+    dim = rec.learn.shape[1]
+    det = anomaly.Detector(dim, capacity=capacity, k=k, seed=seed, raw=True)
+    for v in rec.learn:
+        det.learn([int(a) for a in v])
+    det.finish()
+    scores = np.array([det.check([int(a) for a in v])[0] for v in rec.test], dtype=np.int64)
+    if verify:
+        ref = anomaly_ref.Detector(dim, capacity=capacity, k=k, seed=seed, raw=True)
+        for v in rec.learn:
+            ref.learn(v)
+        ref.finish()
+        q = anomaly_ref.quantise(rec.test, ref.center, ref.shift)
+        want = anomaly_ref.kth_distances(q, ref.rows, k)
+        if ref.threshold != det.threshold or not np.array_equal(want, scores):
+            raise AssertionError("firmware detector differs from host_tools/anomaly_ref on %s" % rec.name)
+    return scores, scores > det.threshold, det.threshold, det
+
+
+def reference_scores(rec, capacity, k, seed=1):
+    from host_tools import anomaly_ref
+    ref = anomaly_ref.Detector(rec.learn.shape[1], capacity=capacity, k=k, seed=seed, raw=True)
+    for v in rec.learn:
+        ref.learn(v)
+    ref.finish()
+    s = anomaly_ref.kth_distances(anomaly_ref.quantise(rec.test, ref.center, ref.shift), ref.rows, k)
+    return s, s > ref.threshold, ref.threshold
+
+
+# ---------------------------------------------------------------- command
+
+def add_arguments(p):
+    p.add_argument("--recordings", default="daphnet,daphnet+fog,bleeding,ecg",
+                   help="comma-separated: daphnet, daphnet+fog, bleeding, ecg")
+    p.add_argument("--capacity", type=int, default=128, help="normal rows kept by the detector")
+    p.add_argument("-k", type=int, default=2, help="score = sum of distances to the k nearest normal rows")
+    p.add_argument("--sweep", default="16,32,64,128,256", help="capacities for the reservoir-size table ('' for none)")
+    p.add_argument("--backend", default=None, help="kernel backend for the firmware detector (default: best here)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+
+def evaluate(names, capacity=128, k=2, sweep=(), backend=None):
+    from tinyenroll import kernels
+    if backend:
+        kernels.select(backend)
+    rows, sweeps, notes = [], [], {}
+    for rec in recordings(names):
+        notes[rec.name] = rec.note
+        s, f, t, det = detector_run(rec, capacity, k)
+        r = summarise(rec, "detector", s, f, t)
+        r["bytes"] = det.count * det.dim
+        rows.append(r)
+        for method, fn in (("z-score", zscore_baseline), ("k-means", kmeans_baseline)):
+            s, f, t = fn(rec)
+            rows.append(summarise(rec, method, s, f, t))
+        for cap in sweep:
+            s, f, t = reference_scores(rec, cap, k)
+            r = summarise(rec, "reservoir %d" % cap, s, f, t)
+            r["capacity"] = cap
+            sweeps.append(r)
+    return {"backend": kernels.name, "capacity": capacity, "k": k, "results": rows, "sweep": sweeps,
+            "notes": notes}
+
+
+def _fmt(v, f="%.3f"):
+    return "-" if v is None else f % v
+
+
+def table(rows):
+    lines = ["%-12s %-14s %7s %9s %18s %10s" % ("recording", "method", "ROC-AUC", "episodes", "false alarms", "threshold")]
+    for r in rows:
+        lines.append("%-12s %-14s %7s %9s %18s %10s" % (
+            r["recording"], r["method"], _fmt(r["auc"], "%.4f"), "%d/%d" % (r["caught"], r["episodes"]),
+            "%d/%d %s" % (r["false_alarms"], r["normal_windows"], _fmt(r["false_alarm_rate"])),
+            "%.4g" % r["threshold"]))
+    return "\n".join(lines)
+
+
+def run(args):
+    names = [n for n in args.recordings.split(",") if n]
+    sweep = [int(c) for c in args.sweep.split(",") if c]
+    out = evaluate(names, args.capacity, args.k, sweep, args.backend)
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    print("anomaly detector (firmware code under CPython, kernel backend %s, capacity %d, k %d)"
+          % (out["backend"], out["capacity"], out["k"]))
+    for n, note in out["notes"].items():
+        print("  %-12s %s" % (n, note))
+    print(table(out["results"]))
+    if out["sweep"]:
+        print("\nreservoir size (reference detector, same rule):")
+        print(table(out["sweep"]))
+    return 0
