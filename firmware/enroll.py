@@ -1,0 +1,379 @@
+"""Few-shot classes by nearest neighbours over stored int8 embeddings, with an "unknown" answer.
+
+    e = Enroller(dim=32, k=3)
+    e.add("wave", emb)                       # emb: dim int8 (bytes, bytearray, memoryview, array('b'))
+    label, score, margin = e.classify(emb)   # label None = unknown
+This module holds the examples and does the search; learner.py adds persistence and guard rails.
+
+Scores are squared Euclidean distances between int8 vectors (kernels.sqdist), so lower is
+closer. A class's score is the floor mean of its k smallest distances (k capped by the class's
+size) in "knn" mode, or the distance to its prototype (element-wise round-half-up mean of its
+examples) in "prototype" mode. The answer is the class with the lowest score, unless that score
+is over the threshold. margin = runner-up score - best score (None with one class).
+
+Threshold (recomputed on every change unless set by hand):
+  "loo"          each example scored against the rest of its own class (leave-one-out), in
+                 classes of 2 or more; T = 3/2 of the 90th percentile of those scores
+  "inter-class"  every class has one example: T = half the smallest distance between classes
+  "default"      a single example: T = 127**2 (embeddings are ~127 long: about 60 degrees apart)
+  "manual"       set_threshold(value)
+Memory: dim + 5 bytes per example (row, label index, norm) plus a 4-byte scratch distance.
+"""
+import array
+
+from . import kernels
+
+MAX_LABEL = 16
+
+
+class EnrollError(ValueError):
+    """A learning request was refused; the state is unchanged and the message says why."""
+
+
+class StoreFull(EnrollError):
+    """No room for another class or example under the configured caps."""
+
+
+def check_label(label):
+    if not isinstance(label, str):
+        raise TypeError("label must be a str, got %s" % type(label).__name__)
+    if not label or len(label.encode()) > MAX_LABEL:
+        raise EnrollError("label must be 1..%d bytes, got %d" % (MAX_LABEL, len(label.encode())))
+    for c in label:
+        if c < " " or c == "\x7f":
+            raise EnrollError("label %r has a control character" % (label,))
+    return label
+
+
+def _vector_ok(v, dim):
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        n = len(v)
+    elif isinstance(v, array.array) and repr(v)[7] == "b":
+        n = len(v)
+    else:
+        raise TypeError("embedding must be int8 (bytes, bytearray, memoryview or array('b')), got %s"
+                        % type(v).__name__)
+    if n != dim:
+        raise ValueError("embedding has %d values, the store holds %d" % (n, dim))
+
+
+class Enroller:
+    def __init__(self, dim, k=3, mode="knn", capacity=200, max_classes=16, max_per_class=20,
+                 policy="replace"):
+        if dim < 1 or dim > kernels.MAX_DIST_DIM:
+            raise ValueError("embedding size %d out of range 1..%d" % (dim, kernels.MAX_DIST_DIM))
+        if mode not in ("knn", "prototype"):
+            raise ValueError("mode must be 'knn' or 'prototype'")
+        if policy not in ("replace", "refuse"):
+            raise ValueError("policy must be 'replace' or 'refuse'")
+        if k > 32:
+            raise ValueError("k is at most 32")
+        if k < 1 or capacity < 1 or max_classes < 1 or max_per_class < 1:
+            raise ValueError("k and the caps must be at least 1")
+        self.dim = dim
+        self.k = k
+        self.mode = mode
+        self.capacity = capacity
+        self.max_classes = max_classes
+        self.max_per_class = max_per_class
+        self.policy = policy
+        self.labels = []
+        self.count = 0
+        self.rows = bytearray(capacity * dim)
+        self.lab = bytearray(capacity)
+        self.norms = array.array("i", bytes(4 * capacity))
+        self.dist = array.array("i", bytes(4 * max(capacity, max_classes)))
+        self.protos = bytearray(max_classes * dim) if mode == "prototype" else None
+        self.pnorms = array.array("i", bytes(4 * max_classes))
+        self._best = array.array("i", bytes(4 * k))
+        self._topk = array.array("i", bytes(4 * k * max_classes))
+        self._fill = bytearray(max_classes)
+        self._q = bytearray(dim)
+        self._one = array.array("i", [0])
+        self.manual = None
+        self._threshold = 127 * 127
+        self._source = "default"
+        self._dirty = True
+        self.nearest = None
+
+    # -- what is stored ----------------------------------------------------------------------
+    def counts(self):
+        """[(label, number of examples)] in enrollment order."""
+        n = [0] * len(self.labels)
+        for i in range(self.count):
+            n[self.lab[i]] += 1
+        return [(self.labels[c], n[c]) for c in range(len(self.labels))]
+
+    def _class_rows(self, c):
+        return [i for i in range(self.count) if self.lab[i] == c]
+
+    # -- learning ------------------------------------------------------------------------------
+    def check_add(self, label, emb):
+        """Raise (changing nothing) if add(label, emb) cannot be done."""
+        check_label(label)
+        _vector_ok(emb, self.dim)
+        if label not in self.labels:
+            if len(self.labels) >= self.max_classes:
+                raise StoreFull("class cap reached (%d classes): forget one first" % self.max_classes)
+            if self.count >= self.capacity:
+                raise StoreFull("store full (%d examples): forget a class first" % self.capacity)
+        else:
+            c = self.labels.index(label)
+            n = len(self._class_rows(c))
+            if n >= self.max_per_class and self.policy == "refuse":
+                raise StoreFull("%r has %d examples, the cap (policy 'refuse')" % (label, n))
+            if n < self.max_per_class and self.count >= self.capacity:
+                raise StoreFull("store full (%d examples)" % self.capacity)
+
+    def add(self, label, emb):
+        """Store one example; returns a short text of what was done (e.g. what it replaced)."""
+        self.check_add(label, emb)
+        if label not in self.labels:
+            self.labels.append(label)
+        c = self.labels.index(label)
+        members = self._class_rows(c)
+        if len(members) >= self.max_per_class:
+            # policy "replace": drop the most redundant of the class plus the newcomer, i.e. the
+            # one whose nearest same-class neighbour is closest: coverage of the class shrinks least
+            victim = self._most_redundant(members, emb)
+            if victim is None:
+                return "kept %d examples of %r: the new one was the most redundant" % (len(members), label)
+            self._put(victim, c, emb)
+            self._dirty = True
+            return "replaced example %d of %r (the most redundant)" % (victim, label)
+        self._put(self.count, c, emb)
+        self.count += 1
+        self._dirty = True
+        return "added example %d of %r" % (self.count - 1, label)
+
+    def _put(self, i, c, emb):
+        d = self.dim
+        self.rows[i * d:(i + 1) * d] = emb
+        self.lab[i] = c
+        self.norms[i] = kernels.sumsq(self._row(i), d)
+
+    def _most_redundant(self, members, emb):
+        # the member whose nearest neighbour (in its class, newcomer included) is closest, or
+        # None when the newcomer itself is the most redundant
+        d = self.dim
+        q = self._q
+        q[:] = emb
+        kernels.sqdist(q, kernels.sumsq(q, d), self.rows, self.norms, self.count, d, self.dist)
+        to_new = [self.dist[i] for i in members]
+        best, best_nn = None, min(to_new)
+        for a in range(len(members)):
+            i = members[a]
+            kernels.sqdist(self._row(i), self.norms[i], self.rows, self.norms, self.count, d, self.dist)
+            nn = to_new[a]
+            for j in members:
+                if j != i and self.dist[j] < nn:
+                    nn = self.dist[j]
+            if nn < best_nn:
+                best, best_nn = i, nn
+        return best
+
+    def _row(self, i):
+        return memoryview(self.rows)[i * self.dim:(i + 1) * self.dim]
+
+    def remove_label(self, label):
+        """Forget every example of label; EnrollError if it is not enrolled."""
+        if label not in self.labels:
+            raise EnrollError("no enrolled label %r" % (label,))
+        c = self.labels.index(label)
+        d = self.dim
+        w = 0
+        for i in range(self.count):
+            k = self.lab[i]
+            if k == c:
+                continue
+            if w != i:
+                self.rows[w * d:(w + 1) * d] = self.rows[i * d:(i + 1) * d]
+                self.norms[w] = self.norms[i]
+            self.lab[w] = k - 1 if k > c else k
+            w += 1
+        self.count = w
+        self.labels.pop(c)
+        self._dirty = True
+
+    def clear(self):
+        self.labels = []
+        self.count = 0
+        self._dirty = True
+
+    # -- the search ----------------------------------------------------------------------------
+    def scores(self, emb):
+        """Per-class scores of an embedding: a list aligned with self.labels."""
+        self.calibration()
+        d = self.dim
+        q = self._q
+        q[:] = emb
+        qn = kernels.sumsq(q, d)
+        ncls = len(self.labels)
+        if self.mode == "prototype":
+            kernels.sqdist(q, qn, self.protos, self.pnorms, ncls, d, self.dist)
+            return [self.dist[c] for c in range(ncls)]
+        kernels.sqdist(q, qn, self.rows, self.norms, self.count, d, self.dist)
+        # one pass keeping each class's k smallest distances, sorted, in topk[c*k:(c+1)*k]
+        k = self.k
+        top = self._topk
+        fill = self._fill
+        for c in range(ncls):
+            fill[c] = 0
+        lab = self.lab
+        dist = self.dist
+        for i in range(self.count):
+            c = lab[i]
+            v = dist[i]
+            m = fill[c]
+            base = c * k
+            if m < k:
+                j = m
+                fill[c] = m + 1
+            elif v < top[base + k - 1]:
+                j = k - 1
+            else:
+                continue
+            while j > 0 and top[base + j - 1] > v:
+                top[base + j] = top[base + j - 1]
+                j -= 1
+            top[base + j] = v
+        out = []
+        for c in range(ncls):
+            s = 0
+            for j in range(fill[c]):
+                s += top[c * k + j]
+            out.append(s // fill[c])
+        return out
+
+    def _class_score(self, c, skip):
+        # floor mean of the k smallest distances in self.dist among rows of class c, except skip
+        best = self._best
+        m = 0
+        k = self.k
+        for i in range(self.count):
+            if self.lab[i] != c or i == skip:
+                continue
+            v = self.dist[i]
+            if m < k:
+                j = m
+                m += 1
+            elif v < best[k - 1]:
+                j = k - 1
+            else:
+                continue
+            while j > 0 and best[j - 1] > v:
+                best[j] = best[j - 1]
+                j -= 1
+            best[j] = v
+        if m == 0:
+            return None
+        s = 0
+        for j in range(m):
+            s += best[j]
+        return s // m
+
+    def classify(self, emb):
+        """(label or None for unknown, score, margin to the runner-up or None)."""
+        _vector_ok(emb, self.dim)
+        self.nearest = None
+        if not self.labels:
+            return None, None, None
+        threshold = self.calibration()[0]
+        sc = self.scores(emb)
+        best = 0
+        for c in range(1, len(sc)):
+            if sc[c] < sc[best]:
+                best = c
+        runner = None
+        for c in range(len(sc)):
+            if c != best and (runner is None or sc[c] < runner):
+                runner = sc[c]
+        score = sc[best]
+        self.nearest = self.labels[best]
+        margin = None if runner is None else runner - score
+        if score > threshold:
+            return None, score, margin
+        return self.labels[best], score, margin
+
+    # -- calibration ---------------------------------------------------------------------------
+    def set_threshold(self, value):
+        """Fix the unknown threshold by hand (an int >= 0), or None to go back to calibration."""
+        if value is not None and (not isinstance(value, int) or value < 0):
+            raise ValueError("threshold must be a non-negative int or None")
+        self.manual = value
+        self._dirty = True
+
+    def calibration(self):
+        """(threshold, how it was set), recomputed first if anything changed."""
+        if self._dirty:
+            self.recalibrate()
+        return self._threshold, self._source
+
+    def recalibrate(self):
+        """Recompute prototypes and the threshold from what is stored now."""
+        self._dirty = False
+        d = self.dim
+        ncls = len(self.labels)
+        if self.mode == "prototype":
+            self._prototypes()
+        if self.manual is not None:
+            self._threshold, self._source = self.manual, "manual"
+            return
+        loo = []
+        for c in range(ncls):
+            members = self._class_rows(c)
+            if len(members) < 2:
+                continue
+            for i in members:
+                if self.mode == "prototype":
+                    loo.append(self._loo_proto(i, members))
+                else:
+                    kernels.sqdist(self._row(i), self.norms[i], self.rows, self.norms, self.count, d, self.dist)
+                    loo.append(self._class_score(c, i))
+        if loo:
+            loo.sort()
+            q = loo[(9 * len(loo) + 9) // 10 - 1]
+            self._threshold, self._source = q + q // 2, "loo"
+        elif ncls >= 2:
+            nearest = None
+            for i in range(self.count):
+                kernels.sqdist(self._row(i), self.norms[i], self.rows, self.norms, self.count, d, self.dist)
+                for j in range(self.count):
+                    if self.lab[j] != self.lab[i] and (nearest is None or self.dist[j] < nearest):
+                        nearest = self.dist[j]
+            self._threshold, self._source = nearest // 2, "inter-class"
+        else:
+            self._threshold, self._source = 127 * 127, "default"
+
+    def _prototypes(self):
+        d = self.dim
+        p = self.protos
+        for c in range(len(self.labels)):
+            members = self._class_rows(c)
+            _mean_into(self.rows, members, d, p, c * d, -1)
+            self.pnorms[c] = kernels.sumsq(memoryview(p)[c * d:(c + 1) * d], d)
+
+    def _loo_proto(self, i, members):
+        # distance from example i to the prototype of the rest of its class
+        d = self.dim
+        q = self._q
+        _mean_into(self.rows, members, d, q, 0, i)
+        one = self._one
+        one[0] = kernels.sumsq(q, d)
+        kernels.sqdist(self._row(i), self.norms[i], q, one, 1, d, self.dist)
+        return self.dist[0]
+
+
+def _s8(v):
+    return v - 256 if v > 127 else v
+
+
+def _mean_into(rows, members, d, out, off, skip):
+    # element-wise round-half-up mean of the member rows (except skip) into out[off:off+d]
+    n = len(members) - (1 if skip in members else 0)
+    for j in range(d):
+        s = 0
+        for i in members:
+            if i != skip:
+                s += _s8(rows[i * d + j])
+        out[off + j] = ((2 * s + n) // (2 * n)) & 0xFF
