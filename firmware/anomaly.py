@@ -26,9 +26,11 @@ The rule (host_tools/anomaly_ref.py is an independent numpy copy, the tests comp
   drift      optional (adapt_every > 0): a window with 2 * score <= threshold is a candidate;
              every adapt_every-th candidate replaces slot next() % n. A flagged window is never
              learned; the threshold stays as calibrated.
-Guard rails: set `frozen` (or pass a store whose `frozen` is true) and learning/adaptation
-raise; reset() forgets everything learned. to_bytes()/from_bytes() carry the whole state,
-CRC-checked, for the store.
+Guard rails: set `frozen`, or pass as `guard` the object that holds the board's freeze switch
+(anything with a `frozen` attribute, read at every call); then learn()/finish() raise
+FrozenError and drift adaptation stops. reset() forgets everything learned. to_bytes() and
+from_bytes() carry the whole state, CRC-checked; save()/load() keep it as section b"ANOM" of
+the power-loss-safe store (firmware/store.py), with an audit line per save.
 """
 import array
 import struct
@@ -46,6 +48,7 @@ MAX_SHIFT = 30
 RAW_LIMIT = 1 << 29
 BIG = 0x7FFFFFFF
 
+TAG = b"ANOM"
 MAGIC = b"TEAD"
 VERSION = 1
 _HEAD = "<4sBBHHHBBHHHHiiii"  # see to_bytes
@@ -71,7 +74,7 @@ class Detector:
     """k-NN anomaly detector over int8 vectors of dimension dim (<= 256); see module doc."""
 
     def __init__(self, dim, capacity=128, k=2, quantile=(1, 1), margin=(1, 1), seed=1,
-                 raw=False, adapt_every=0, store=None):
+                 raw=False, adapt_every=0, guard=None):
         if not isinstance(dim, int) or dim < 1 or dim > kernels.MAX_DIST_DIM:
             raise ValueError("dim must be an int in 1..%d, got %r" % (kernels.MAX_DIST_DIM, dim))
         if not isinstance(k, int) or k < 1 or k > 16:
@@ -93,7 +96,7 @@ class Detector:
         self.margin = (mn, md)
         self.raw = bool(raw)
         self.adapt_every = adapt_every
-        self.store = store
+        self.guard = guard
         self.frozen = False
         self._seed = seed
         self.rows = bytearray(capacity * dim)
@@ -109,7 +112,7 @@ class Detector:
     # ------------------------------------------------------------ guard rails
 
     def _check_unfrozen(self, what):
-        if self.frozen or (self.store is not None and getattr(self.store, "frozen", False)):
+        if self._frozen_now():
             raise FrozenError("anomaly detector is frozen: %s refused" % what)
 
     def reset(self):
@@ -122,8 +125,7 @@ class Detector:
         self.candidates = 0
         self.adapted = 0
         self.phase = LEARNING
-        if self.raw:
-            self._rawrows = array.array("i", bytes(4 * self.capacity * self.dim))
+        self._rawrows = None    # raw rows are allocated by the first learn()
 
     # ------------------------------------------------------------ learning
 
@@ -157,6 +159,9 @@ class Detector:
         if slot < self.capacity:
             base = slot * dim
             if self.raw:
+                if self._rawrows is None:
+                    # sized from range's length: one allocation, no temporary
+                    self._rawrows = array.array("i", range(self.capacity * dim))
                 r = self._rawrows
                 for i in range(dim):
                     r[base + i] = vec[i]
@@ -310,7 +315,7 @@ class Detector:
         return s, flagged
 
     def _frozen_now(self):
-        return self.frozen or (self.store is not None and getattr(self.store, "frozen", False))
+        return self.frozen or (self.guard is not None and bool(getattr(self.guard, "frozen", False)))
 
     # ------------------------------------------------------------ persistence
 
@@ -331,7 +336,7 @@ class Detector:
         return body + struct.pack("<I", binascii.crc32(body) & 0xFFFFFFFF)
 
     @classmethod
-    def from_bytes(cls, data, store=None, seed=1):
+    def from_bytes(cls, data, guard=None, seed=1):
         """A READY detector from to_bytes() output; ValueError naming what is wrong otherwise."""
         if len(data) < _HEAD_SIZE + 4:
             raise ValueError("anomaly state truncated: %d bytes" % len(data))
@@ -349,7 +354,7 @@ class Detector:
         need = _HEAD_SIZE + (5 * dim if raw else 0) + count * dim
         if len(body) != need:
             raise ValueError("anomaly state size %d, expected %d" % (len(body), need))
-        d = cls(dim, capacity, flags >> 1, (qn, qd), (marg & 0xFF, marg >> 8), seed, raw, adapt, store)
+        d = cls(dim, capacity, flags >> 1, (qn, qd), (marg & 0xFF, marg >> 8), seed, raw, adapt, guard)
         if count <= d.k or count > capacity or thr < 1:
             raise ValueError("anomaly state inconsistent (count %d, threshold %d)" % (count, thr))
         off = _HEAD_SIZE
@@ -359,7 +364,6 @@ class Detector:
             off += 4 * dim
             d.shift = bytearray(body[off:off + dim])
             off += dim
-            d._rawrows = None
         d.rows[:count * dim] = body[off:off + count * dim]
         d.count = count
         for s in range(count):
@@ -370,3 +374,22 @@ class Detector:
         d.candidates = cand
         d.phase = READY
         return d
+
+    def save(self, store, audit=None, why="user"):
+        """Commit this state as section TAG of `store` (other sections kept); returns the generation."""
+        self._check_unfrozen("save")
+        data = self.to_bytes()
+        sections = store.load()
+        sections[TAG] = data
+        gen = store.commit(sections)
+        if audit is not None:
+            audit.write(gen, "anomaly save rows=%d threshold=%d" % (self.count, self.threshold), why)
+        return gen
+
+    @classmethod
+    def load(cls, store, guard=None):
+        """The detector kept in `store`, or None when the store holds none."""
+        data = store.load().get(TAG)
+        if data is None:
+            return None
+        return cls.from_bytes(data, guard)
