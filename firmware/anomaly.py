@@ -27,10 +27,12 @@ The rule (host_tools/anomaly_ref.py is an independent numpy copy, the tests comp
              every adapt_every-th candidate replaces slot next() % n. A flagged window is never
              learned; the threshold stays as calibrated.
 Guard rails: set `frozen`, or pass as `guard` the object that holds the board's freeze switch
-(anything with a `frozen` attribute, read at every call); then learn()/finish() raise
-FrozenError and drift adaptation stops. reset() forgets everything learned. to_bytes() and
-from_bytes() carry the whole state, CRC-checked; save()/load() keep it as section b"ANOM" of
-the power-loss-safe store (firmware/store.py), with an audit line per save.
+(anything with a `frozen` attribute, read at every call, normally the learner.Learner); then
+learn()/finish()/save() raise FrozenError and drift adaptation stops. reset() forgets
+everything learned here; Learner.reset() (factory reset) drops the saved section too.
+to_bytes()/from_bytes() carry the whole state, CRC-checked; save(learner)/load(learner) keep
+it as section b"ANOM" of the learner's power-loss-safe store, so it shares its generations,
+rollback and audit log.
 """
 import array
 import struct
@@ -375,21 +377,17 @@ class Detector:
         d.phase = READY
         return d
 
-    def save(self, store, audit=None, why="user"):
-        """Commit this state as section TAG of `store` (other sections kept); returns the generation."""
+    def save(self, learner, why="user"):
+        """Keep this state as section TAG of the learner's store (learner.Learner.set_extra): a new
+        generation with an audit line, refused while frozen; returns the generation."""
         self._check_unfrozen("save")
-        data = self.to_bytes()
-        sections = store.load()
-        sections[TAG] = data
-        gen = store.commit(sections)
-        if audit is not None:
-            audit.write(gen, "anomaly save rows=%d threshold=%d" % (self.count, self.threshold), why)
-        return gen
+        learner.set_extra(TAG, self.to_bytes(), "anomaly rows=%d threshold=%d" % (self.count, self.threshold), why)
+        return learner.store.generation
 
     @classmethod
-    def load(cls, store, guard=None):
-        """The detector kept in `store`, or None when the store holds none."""
-        data = store.load().get(TAG)
+    def load(cls, learner):
+        """The detector kept by `learner` (guarded by its freeze switch), or None if it has none."""
+        data = learner.extra.get(TAG)
         if data is None:
             return None
-        return cls.from_bytes(data, guard)
+        return cls.from_bytes(data, learner)

@@ -2,14 +2,13 @@
 import binascii
 import json
 import os
-import tempfile
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from host_tools import anomaly_ref, mpy
-from tinyenroll import anomaly, kernels, store as store_mod
+from tinyenroll import anomaly, kernels, learner
 
 CASES = int(os.environ.get("TINYENROLL_ANOMALY_CASES", "400"))
 
@@ -268,34 +267,39 @@ def test_raw_state_roundtrip():
         assert e.check(v) == d.check(v)
 
 
-class Audit:
-    def __init__(self):
-        self.entries = []
-
-    def write(self, generation, what, why="user"):
-        self.entries.append((generation, what, why))
-
-
-def test_saved_through_the_store_beside_other_sections():
-    with tempfile.TemporaryDirectory() as tmp:
-        s = store_mod.Store(os.path.join(tmp, "learned"), 0x1234, 8)
-        s.commit({b"ROWS": b"enrolled"})
-        assert anomaly.Detector.load(s) is None
-        d, rows = _learned()
-        d.finish()
-        audit = Audit()
-        gen = d.save(s, audit)
-        s2 = store_mod.Store(os.path.join(tmp, "learned"), 0x1234, 8)
-        e = anomaly.Detector.load(s2)
-        assert e.to_bytes() == d.to_bytes()
-        assert s2.load()[b"ROWS"] == b"enrolled"
-        assert audit.entries and audit.entries[0][0] == gen and "anomaly" in audit.entries[0][1]
-        g = Guard()
-        g.frozen = True
-        e.guard = g
-        with pytest.raises(anomaly.FrozenError):
-            e.save(s2, audit)
-        assert s2.load()[b"ANOM"] == d.to_bytes() and len(audit.entries) == 1
+def test_saved_with_the_learner_under_its_guard_rails(tmp_path):
+    prefix = str(tmp_path / "learned")
+    L = learner.Learner(None, prefix, dim=8)
+    L.enroll("wave", embedding=bytes(8))
+    assert anomaly.Detector.load(L) is None
+    d, rows = _learned(guard=L)
+    d.finish()
+    gen = d.save(L, why="test")
+    assert any("anomaly" in line and "why=test" in line for line in L.audit())
+    # a fresh boot finds it beside the enrolled examples, and it scores the same
+    L2 = learner.Learner(None, prefix, dim=8)
+    e = anomaly.Detector.load(L2)
+    assert e.to_bytes() == d.to_bytes() and L2.labels() == [("wave", 1)]
+    for v in rows[:10]:
+        assert e.check(v.tobytes()) == d.check(v.tobytes())
+    # frozen: learning and saving refused, nothing written
+    L2.freeze()
+    before = L2.store.generation
+    with pytest.raises(anomaly.FrozenError):
+        e.save(L2)
+    e.reset()
+    with pytest.raises(anomaly.FrozenError):
+        e.learn(rows[0].tobytes())
+    assert L2.store.generation == before
+    # rollback and factory reset act on it like on everything else learned
+    L2.unfreeze()
+    L2.rollback()      # back to the frozen generation (with the detector)
+    L2.unfreeze()
+    assert anomaly.Detector.load(L2).to_bytes() == d.to_bytes()
+    L2.reset()
+    assert anomaly.Detector.load(L2) is None
+    assert anomaly.Detector.load(learner.Learner(None, prefix, dim=8)) is None
+    assert gen >= 2
 
 
 MPY_SCRIPT = r"""
