@@ -1,0 +1,319 @@
+"""Temporal-consistency filter and near-miss-then-detection: invariants, guards, both interpreters."""
+import json
+import subprocess
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from host_tools import mpy
+from tinyenroll import learner, selflabel
+
+
+def runs(seq):
+    out = []
+    for x in seq:
+        if out and out[-1][0] == x:
+            out[-1][1] += 1
+        else:
+            out.append([x, 1])
+    return out
+
+
+def reference_filter(seq, max_flip, h):
+    """The rule, written over whole runs: a short run between two long runs of one label takes it."""
+    rs = runs(seq)
+    out = []
+    flank = False          # this run is the right flank of a flip: it stays as it is
+    for i, (lab, n) in enumerate(rs):
+        if not flank and 0 < i < len(rs) - 1 and n <= max_flip and rs[i - 1][0] == rs[i + 1][0] \
+                and rs[i - 1][1] >= h and rs[i + 1][1] >= h:
+            lab = rs[i - 1][0]
+            flank = True
+        else:
+            flank = False
+        out.extend([lab] * n)
+    return out
+
+
+def stream(f, seq, vecs=None):
+    out = []
+    for i, x in enumerate(seq):
+        f.push(x, None if vecs is None else vecs[i])
+        assert f._n - f._ready <= f.max_flip + f.hysteresis     # bounded lag
+        while f._ready:
+            lab, orig, v = f.pop()
+            out.append((lab, orig, None if v is None else bytes(v)))
+    f.flush()
+    while f._ready:
+        lab, orig, v = f.pop()
+        out.append((lab, orig, None if v is None else bytes(v)))
+    return out
+
+
+labels = st.sampled_from(["a", "b", "c", None])
+streams = st.lists(labels, max_size=80) | st.lists(st.sampled_from(["a", "b"]), max_size=80)
+
+
+@settings(max_examples=400)
+@given(streams, st.integers(1, 4), st.integers(1, 4))
+def test_stream_filter_equals_run_rule(seq, max_flip, h):
+    f = selflabel.ConsistencyFilter(max_flip, h)
+    out = stream(f, seq)
+    assert [o[1] for o in out] == seq                 # order kept, nothing lost or invented
+    assert [o[0] for o in out] == reference_filter(seq, max_flip, h)
+    assert f.changed == sum(1 for o in out if o[0] != o[1])
+
+
+@settings(max_examples=200)
+@given(labels, st.integers(0, 60), st.integers(1, 4), st.integers(1, 4))
+def test_constant_stream_passes_unchanged(lab, n, max_flip, h):
+    f = selflabel.ConsistencyFilter(max_flip, h)
+    assert [o[0] for o in stream(f, [lab] * n)] == [lab] * n and f.changed == 0
+
+
+@settings(max_examples=300)
+@given(streams, st.integers(1, 3), st.integers(1, 4))
+def test_only_isolated_short_flips_change(seq, max_flip, h):
+    out = [o[0] for o in stream(selflabel.ConsistencyFilter(max_flip, h), seq)]
+    rs = runs(seq)
+    pos = 0
+    for i, (lab, n) in enumerate(rs):
+        new = out[pos:pos + n]
+        if new != [lab] * n:
+            # changed: a whole short run, to the label of both neighbours, each at least h long
+            assert n <= max_flip and 0 < i < len(rs) - 1
+            assert rs[i - 1][0] == rs[i + 1][0] == new[0] and new == [new[0]] * n
+            assert rs[i - 1][1] >= h and rs[i + 1][1] >= h
+        pos += n
+    assert len(runs(out)) <= len(rs)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.sampled_from(["a", "b"]), min_size=1, max_size=40), st.integers(1, 3))
+def test_more_hysteresis_never_changes_more(seq, max_flip):
+    changed = []
+    for h in (1, 2, 3, 4):
+        f = selflabel.ConsistencyFilter(max_flip, h)
+        stream(f, seq)
+        changed.append(f.changed)
+    assert changed == sorted(changed, reverse=True)
+
+
+def test_examples_and_vectors_travel_with_labels():
+    seq = ["a", "a", "a", "b", "a", "a", "b", "b", "a", "a", "c", "a"]
+    vecs = [bytes([i, i]) for i in range(len(seq))]
+    out = stream(selflabel.ConsistencyFilter(1, 2, dim=2), seq, vecs)
+    assert [o[0] for o in out] == ["a", "a", "a", "a", "a", "a", "b", "b", "a", "a", "c", "a"]
+    assert [o[2] for o in out] == vecs
+
+
+def test_bad_settings_and_input_are_refused():
+    for kw in ({"max_flip": 0}, {"hysteresis": 0}, {"dim": -1}, {"max_flip": 1.5}):
+        with pytest.raises(ValueError):
+            selflabel.ConsistencyFilter(**kw)
+    with pytest.raises(ValueError, match="dim"):
+        selflabel.ConsistencyFilter(auto=selflabel.AutoEnroll())
+    f = selflabel.ConsistencyFilter(1, 1, dim=3)
+    with pytest.raises(ValueError, match="vector"):
+        f.push("a", b"\x00\x01")
+    assert f._n == 0
+    with pytest.raises(ValueError, match="no decided"):
+        f.pop()
+    g = selflabel.ConsistencyFilter(1, 1)
+    for _ in range(3):
+        g.push("a")
+    with pytest.raises(ValueError, match="pop"):
+        g.push("a")
+    with pytest.raises(ValueError):
+        selflabel.NearMiss(4, near=(1, 1))
+    with pytest.raises(ValueError):
+        selflabel.NearMiss(4, confident=(3, 2))
+    with pytest.raises(ValueError):
+        selflabel.AutoEnroll(per_hour=-1)
+    with pytest.raises(ValueError, match="vector"):
+        selflabel.NearMiss(4).observe(0, None, 10, "a", 5, b"\x00")
+
+
+def reference_near_miss(events, within, near, confident, per_hour, blocked=()):
+    """Plain restatement: [(time, label)] of the near misses the guards accept."""
+    held = None
+    taken = []
+    out = []
+    for t, label, score, nearest, thr in events:
+        if held is not None and t - held[0] > within:
+            held = None
+        if label is None:
+            if nearest is not None and thr < score and score * near[1] <= thr * near[0]:
+                held = (t, nearest)
+            continue
+        if held is None or held[1] != label or score * confident[1] > thr * confident[0]:
+            continue
+        lab = held[1]
+        held = None
+        if lab in blocked or per_hour == 0:
+            continue
+        if len(taken) >= per_hour and t - taken[-per_hour] < 3600:
+            continue
+        taken.append(t)
+        out.append((t, lab))
+    return out
+
+
+@st.composite
+def events(draw):
+    n = draw(st.integers(0, 120))
+    t = 0
+    out = []
+    for _ in range(n):
+        t += draw(st.sampled_from([0, 1, 1, 2, 5, 400, 1500]))
+        thr = draw(st.integers(1, 1000))
+        nearest = draw(st.sampled_from(["a", "b", "c"]))
+        if draw(st.booleans()):
+            score = draw(st.integers(thr + 1, 3 * thr))
+            out.append((t, None, score, nearest, thr))
+        else:
+            out.append((t, nearest, draw(st.integers(0, thr)), nearest, thr))
+    return out
+
+
+@settings(max_examples=300)
+@given(events(), st.integers(1, 6), st.sampled_from([(3, 2), (5, 4), (2, 1)]),
+       st.sampled_from([(1, 1), (3, 4), (1, 2)]), st.integers(0, 4), st.sampled_from([(), ("b",)]))
+def test_near_miss_equals_plain_rule(evs, within, near, confident, per_hour, blocked):
+    auto = selflabel.AutoEnroll(per_hour=per_hour)
+    auto.blocked = list(blocked)
+    nm = selflabel.NearMiss(2, within, near, confident, auto)
+    got = []
+    for i, (t, label, score, nearest, thr) in enumerate(evs):
+        r = nm.observe(t, label, score, nearest, thr, bytes([i % 256, 0]))
+        if r is not None:
+            got.append((t, r[0]))
+    want = reference_near_miss(evs, within, near, confident, per_hour, blocked)
+    assert got == want
+    assert auto.accepted == len(want)
+    assert nm.offers == auto.accepted + sum(auto.refused.values())
+
+
+def test_near_miss_guards_and_audit_through_the_learner(tmp_path):
+    L = learner.Learner(None, str(tmp_path / "learned"), dim=4)
+    L.enroll("tap", embedding=bytes([10, 0, 0, 0]))
+    L.enroll("tap", embedding=bytes([12, 0, 0, 0]))
+    auto = selflabel.AutoEnroll(L, per_hour=2)
+    nm = selflabel.NearMiss(4, within=3, auto=auto)
+    near_vec = bytes([30, 1, 0, 0])
+    # near miss at t=0, confident detection at t=2: enrolled, audited
+    assert nm.observe(0, None, 150, "tap", 100, near_vec) is None
+    got = nm.observe(2, "tap", 20, "tap", 100, bytes([11, 0, 0, 0]))
+    assert got is not None and got[0] == "tap" and bytes(got[1]) == near_vec
+    assert L.labels() == [("tap", 3)]
+    assert any("why=auto near-miss" in line for line in L.audit())
+    # too late: the near miss expired
+    nm.observe(10, None, 150, "tap", 100, near_vec)
+    assert nm.observe(14, "tap", 20, "tap", 100, near_vec) is None
+    # outside the near band (score > 3/2 threshold) is not a near miss
+    nm.observe(20, None, 151, "tap", 100, near_vec)
+    assert nm.observe(21, "tap", 20, "tap", 100, near_vec) is None
+    # frozen: refused, nothing written
+    L.freeze()
+    gen = L.store.generation
+    nm.observe(30, None, 120, "tap", 100, near_vec)
+    assert nm.observe(31, "tap", 20, "tap", 100, near_vec) is None
+    assert auto.refused == {"frozen": 1} and L.store.generation == gen
+    L.unfreeze()
+    # blocked label: refused
+    L.block("tap")
+    nm.observe(40, None, 120, "tap", 100, near_vec)
+    assert nm.observe(41, "tap", 20, "tap", 100, near_vec) is None
+    assert auto.refused["blocked"] == 1
+    L.unblock("tap")
+    # cap: 2 per hour; the first was at t=2, a second now, a third only after t=3602
+    nm.observe(50, None, 120, "tap", 100, near_vec)
+    assert nm.observe(51, "tap", 20, "tap", 100, near_vec) is not None
+    nm.observe(60, None, 120, "tap", 100, near_vec)
+    assert nm.observe(61, "tap", 20, "tap", 100, near_vec) is None and auto.refused["cap"] == 1
+    nm.observe(3601, None, 120, "tap", 100, near_vec)
+    assert nm.observe(3602, "tap", 20, "tap", 100, near_vec) is not None
+    assert L.labels() == [("tap", 5)] and auto.accepted == 3
+
+
+def test_corrections_enrolled_only_when_opted_in(tmp_path):
+    L = learner.Learner(None, str(tmp_path / "learned"), dim=2)
+    L.enroll("a", embedding=bytes([1, 1]))
+    L.enroll("b", embedding=bytes([90, 90]))
+    seq = ["a", "a", "b", "a", "a"]
+    vecs = [bytes([i, 0]) for i in range(5)]
+    stream(selflabel.ConsistencyFilter(1, 2, dim=2), seq, vecs)
+    assert L.labels() == [("a", 1), ("b", 1)]
+    auto = selflabel.AutoEnroll(L, per_hour=5)
+    stream(selflabel.ConsistencyFilter(1, 2, dim=2, auto=auto), seq, vecs)
+    assert L.labels() == [("a", 2), ("b", 1)] and auto.accepted == 1
+    assert any("auto consistency: b inside a run of a" in line for line in L.audit())
+
+
+MPY_SCRIPT = r"""
+import sys, json
+from tinyenroll import selflabel
+fh = open(sys.argv[1])
+while True:
+    line = fh.readline()
+    if not line:
+        break
+    c = json.loads(line)
+    if c["kind"] == "filter":
+        f = selflabel.ConsistencyFilter(c["max_flip"], c["h"])
+        out = []
+        for x in c["seq"]:
+            f.push(x)
+            while f._ready:
+                out.append(f.pop()[0])
+        f.flush()
+        while f._ready:
+            out.append(f.pop()[0])
+        print(json.dumps(out))
+    else:
+        auto = selflabel.AutoEnroll(per_hour=c["per_hour"])
+        nm = selflabel.NearMiss(2, c["within"], tuple(c["near"]), tuple(c["confident"]), auto)
+        got = []
+        for e in c["events"]:
+            r = nm.observe(e[0], e[1], e[2], e[3], e[4], b"\x00\x00")
+            if r is not None:
+                got.append([e[0], r[0]])
+        print(json.dumps(got))
+"""
+
+
+def test_micropython_runs_the_same_rules(tmp_path):
+    import random
+    rnd = random.Random(5)
+    cases = []
+    for i in range(30):
+        seq = [rnd.choice(["a", "b", "c", None]) if i % 2 else rnd.choice(["a", "a", "a", "b"]) for _ in range(60)]
+        cases.append({"kind": "filter", "max_flip": 1 + i % 3, "h": 1 + i % 4, "seq": seq})
+    for i in range(20):
+        evs, t = [], 0
+        for _ in range(60):
+            t += rnd.choice([0, 1, 2, 5, 900])
+            thr = rnd.randint(1, 500)
+            lab = rnd.choice(["a", "b"])
+            if rnd.random() < 0.5:
+                evs.append([t, None, rnd.randint(thr + 1, 3 * thr), lab, thr])
+            else:
+                evs.append([t, lab, rnd.randint(0, thr), lab, thr])
+        cases.append({"kind": "nearmiss", "within": 1 + i % 5, "near": [3, 2], "confident": [3, 4],
+                      "per_hour": i % 4, "events": evs})
+    path = tmp_path / "cases.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in cases))
+    script = tmp_path / "selflabel_mpy.py"
+    script.write_text(MPY_SCRIPT)
+    argv, env = mpy.command(str(script), heap="96K")
+    p = subprocess.run(argv + [str(path)], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.strip().splitlines()
+    assert len(lines) == len(cases)
+    for c, line in zip(cases, lines):
+        got = json.loads(line)
+        if c["kind"] == "filter":
+            assert got == reference_filter(c["seq"], c["max_flip"], c["h"])
+        else:
+            want = reference_near_miss([tuple(e) for e in c["events"]], c["within"], (3, 2), (3, 4), c["per_hour"])
+            assert [tuple(g) for g in got] == want
