@@ -4,7 +4,9 @@ ConsistencyFilter -- a stream of classifications (labels; None = unknown) in, th
 out with short flips removed. A run of at most `max_flip` windows whose label differs from
 the runs on both sides, when those two runs have the same label and are each at least
 `hysteresis` windows long, takes that label; the run after a flip (its right flank) is not
-itself taken as a flip, so "b a b a" never becomes "b b a a". Nothing else changes. With auto=AutoEnroll(...)
+itself taken as a flip, so "b a b a" never becomes "b b a a". Runs of "unknown" (None) are
+never flanks unless unknown_flanks=True: a lone detection between unknowns is kept, while a
+lone unknown inside a run of one label takes that label. Nothing else changes. With auto=AutoEnroll(...)
 (opt-in) each corrected window is also offered for enrollment under its corrected label. Decisions need the next
 `hysteresis` windows, so output lags input by at most max_flip + hysteresis windows; flush()
 releases the rest unchanged at the end of a stream. Memory: a ring of max_flip + hysteresis + 1
@@ -26,7 +28,7 @@ from . import kernels
 
 
 class ConsistencyFilter:
-    def __init__(self, max_flip=1, hysteresis=2, dim=0, auto=None):
+    def __init__(self, max_flip=1, hysteresis=2, dim=0, auto=None, unknown_flanks=False):
         if not isinstance(max_flip, int) or max_flip < 1 or max_flip > 16:
             raise ValueError("max_flip must be an int in 1..16, got %r" % (max_flip,))
         if not isinstance(hysteresis, int) or hysteresis < 1 or hysteresis > 16:
@@ -39,6 +41,7 @@ class ConsistencyFilter:
         if auto is not None and dim == 0:
             raise ValueError("enrolling corrections (auto) needs the vectors: give dim")
         self.auto = auto                 # opt-in: enroll corrected windows through these guards
+        self.unknown_flanks = unknown_flanks
         self._t = 0
         size = max_flip + hysteresis + 1
         self._size = size
@@ -123,7 +126,8 @@ class ConsistencyFilter:
             r = 1
             while r < undecided and r <= self.max_flip and self._orig[self._at(self._ready + r)] == b:
                 r += 1
-            candidate = self._has_left and self._left_len >= h and r <= self.max_flip
+            candidate = self._has_left and self._left_len >= h and r <= self.max_flip and \
+                (self._left is not None or self.unknown_flanks)
             if candidate and r == undecided and not final:
                 return                      # the run may still grow past max_flip: wait
             if candidate:

@@ -19,14 +19,14 @@ def runs(seq):
     return out
 
 
-def reference_filter(seq, max_flip, h):
+def reference_filter(seq, max_flip, h, unknown_flanks=False):
     """The rule, written over whole runs: a short run between two long runs of one label takes it."""
     rs = runs(seq)
     out = []
     flank = False          # this run is the right flank of a flip: it stays as it is
     for i, (lab, n) in enumerate(rs):
         if not flank and 0 < i < len(rs) - 1 and n <= max_flip and rs[i - 1][0] == rs[i + 1][0] \
-                and rs[i - 1][1] >= h and rs[i + 1][1] >= h:
+                and rs[i - 1][1] >= h and rs[i + 1][1] >= h and (rs[i - 1][0] is not None or unknown_flanks):
             lab = rs[i - 1][0]
             flank = True
         else:
@@ -55,12 +55,14 @@ streams = st.lists(labels, max_size=80) | st.lists(st.sampled_from(["a", "b"]), 
 
 
 @settings(max_examples=400)
-@given(streams, st.integers(1, 4), st.integers(1, 4))
-def test_stream_filter_equals_run_rule(seq, max_flip, h):
-    f = selflabel.ConsistencyFilter(max_flip, h)
+@given(streams, st.integers(1, 4), st.integers(1, 4), st.booleans())
+def test_stream_filter_equals_run_rule(seq, max_flip, h, unknown_flanks):
+    f = selflabel.ConsistencyFilter(max_flip, h, unknown_flanks=unknown_flanks)
     out = stream(f, seq)
     assert [o[1] for o in out] == seq                 # order kept, nothing lost or invented
-    assert [o[0] for o in out] == reference_filter(seq, max_flip, h)
+    assert [o[0] for o in out] == reference_filter(seq, max_flip, h, unknown_flanks)
+    if not unknown_flanks:
+        assert all(o[0] is not None for o in out if o[0] != o[1])   # never changed to unknown
     assert f.changed == sum(1 for o in out if o[0] != o[1])
 
 
@@ -83,7 +85,7 @@ def test_only_isolated_short_flips_change(seq, max_flip, h):
             # changed: a whole short run, to the label of both neighbours, each at least h long
             assert n <= max_flip and 0 < i < len(rs) - 1
             assert rs[i - 1][0] == rs[i + 1][0] == new[0] and new == [new[0]] * n
-            assert rs[i - 1][1] >= h and rs[i + 1][1] >= h
+            assert rs[i - 1][1] >= h and rs[i + 1][1] >= h and new[0] is not None
         pos += n
     assert len(runs(out)) <= len(rs)
 
