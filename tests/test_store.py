@@ -15,14 +15,14 @@ def test_power_cut_at_every_byte_and_step(monkeypatch):
     s = store.Store("/st", 0x1234, 32)
     s.commit({b"LABL": b"older"})
     s.commit(A)
-    image = len(store.encode(3, 0x1234, 32, B))
+    image = len(store.encode(4, 0x1234, 32, B))
     steps = image + 3  # the bytes of tmp, then remove prev, rename cur, rename tmp
     seen = set()
     for budget in range(steps + 1):
         fs = base.copy()
         install(monkeypatch, fs)
         s = store.Store("/st", 0x1234, 32)
-        assert s.load() == A
+        assert s.load().as_dict() == A
         fs.budget = budget
         try:
             s.commit(B)
@@ -30,14 +30,14 @@ def test_power_cut_at_every_byte_and_step(monkeypatch):
             pass
         fs.budget = None
         after = store.Store("/st", 0x1234, 32)
-        got = after.load()
+        got = after.load().as_dict()
         assert got in (A, B), budget
         seen.add(b"ROWS" in got and got[b"ROWS"][0])
         # the store keeps working after the cut, and one rollback gives an earlier state
         after.commit(C)
         again = store.Store("/st", 0x1234, 32)
-        assert again.load() == C
-        assert again.previous() == got
+        assert again.load().as_dict() == C
+        assert again.previous().as_dict() == got
     assert seen == {1, 2}
 
 
@@ -49,10 +49,10 @@ def test_corrupt_newest_falls_back_and_reports(monkeypatch):
     s.commit(B)
     fs.files["/st.cur"][20] ^= 0x40
     s2 = store.Store("/st", 7, 8)
-    assert s2.load() == A
+    assert s2.load().as_dict() == A
     assert any("CRC mismatch" in p for p in s2.problems)
     # and the good generation is what a restart sees too
-    assert store.Store("/st", 7, 8).load() == A
+    assert store.Store("/st", 7, 8).load().as_dict() == A
 
 
 def test_truncated_files_are_never_loaded(monkeypatch):
@@ -63,7 +63,7 @@ def test_truncated_files_are_never_loaded(monkeypatch):
     for n in range(len(full)):
         fs.files["/st.cur"] = bytearray(full[:n])
         s = store.Store("/st", 7, 8)
-        assert s.load() == {}
+        assert s.load().as_dict() == {}
         assert s.problems
 
 
@@ -86,11 +86,13 @@ def test_rollback_and_wipe(monkeypatch):
     with pytest.raises(store.StoreError, match="no previous generation"):
         s.previous()
     s.commit(A)
+    assert s.previous().as_dict() == {}  # the first change rolls back to the factory state
     s.commit(B)
-    assert s.rollback() == A
-    assert store.Store("/st", 1, 4).load() == A
-    assert s.rollback() == B  # a rollback is itself undoable once
+    s.commit(s.previous().as_dict())
+    assert store.Store("/st", 1, 4).load().as_dict() == A
+    s.commit(s.previous().as_dict())  # a rollback is itself undoable once
+    assert store.Store("/st", 1, 4).load().as_dict() == B
     s.wipe({})
     with pytest.raises(store.StoreError):
         s.previous()
-    assert store.Store("/st", 1, 4).load() == {}
+    assert store.Store("/st", 1, 4).load().as_dict() == {}

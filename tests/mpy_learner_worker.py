@@ -1,0 +1,76 @@
+# Runs a Learner in the interpreter it is started with (real micropython or CPython): one JSON
+# request per stdin line, one JSON answer per line: {"ok": result} or {"err": name, "msg": text}.
+import sys
+import gc
+import json
+import binascii
+from tinyenroll import kernels, learner, model
+
+L = None
+M = None
+ARGS = None
+
+
+def emb(req):
+    return binascii.unhexlify(req["emb"]) if "emb" in req else None
+
+
+def win(req):
+    return binascii.unhexlify(req["win"]) if "win" in req else None
+
+
+def handle(req):
+    global L, M, ARGS
+    op = req["op"]
+    if op == "backend":
+        return kernels.select(req["name"])
+    if op == "new":
+        ARGS = req
+        if req.get("model"):
+            M = model.load(req["model"])
+        L = learner.Learner(M, req["prefix"], dim=req.get("dim"), k=req.get("k", 3),
+                            mode=req.get("mode", "knn"), capacity=req.get("capacity", 200),
+                            max_classes=req.get("max_classes", 16), max_per_class=req.get("max_per_class", 20),
+                            policy=req.get("policy", "replace"))
+        return L.problems
+    if op == "reopen":
+        L = None
+        M = None
+        gc.collect()
+        return handle(ARGS)
+    if op == "enroll":
+        return L.enroll(req["label"], window=win(req), embedding=emb(req))
+    if op == "classify":
+        return list(L.classify(window=win(req), embedding=emb(req)))
+    if op == "forget":
+        return L.forget(req["label"])
+    if op == "labels":
+        return [list(x) for x in L.labels()]
+    if op == "threshold":
+        return list(L.threshold())
+    if op == "set_threshold":
+        return L.set_threshold(req["value"])
+    if op in ("freeze", "unfreeze", "rollback", "reset"):
+        return getattr(L, op)()
+    if op in ("block", "unblock"):
+        return getattr(L, op)(req["label"])
+    if op == "audit_len":
+        return len(L.audit())
+    if op == "heap":
+        gc.collect()
+        if not hasattr(gc, "mem_alloc"):
+            return None  # CPython has no fixed heap to report
+        return [gc.mem_alloc(), gc.mem_free()]
+    raise ValueError("unknown op " + op)
+
+
+while True:
+    line = sys.stdin.readline()
+    if not line:
+        break
+    req = json.loads(line)
+    try:
+        out = {"ok": handle(req)}
+    except Exception as e:
+        out = {"err": type(e).__name__, "msg": str(e)}
+    print(json.dumps(out))
