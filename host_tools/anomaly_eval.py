@@ -21,8 +21,9 @@ Recordings (all inside aeon==1.6.0, read offline from the wheel):
               score TEST (three labelled anomalies).
 
 Features are integers made only of sums, differences, absolute values and floor divisions
-of the samples (moving averages as band filters), so a board computes them exactly; here
-they are computed on the host. The detector itself is the firmware code (tinyenroll.anomaly)
+of the samples (moving averages as band filters). Every window's features are computed by
+the firmware code (tinyenroll.anomaly.band_features / shape_features) and by numpy here, and
+the run fails if they differ. The detector itself is the firmware code (tinyenroll.anomaly)
 run under CPython with the kernel backend chosen by --backend, and every threshold and
 score is checked against host_tools/anomaly_ref.py (the run fails if one differs).
 """
@@ -182,10 +183,29 @@ def _episode_ids(y):
     return ids
 
 
-def _windowed(x, y, size, hop, feat):
+def firmware_features(w, kind, points=16):
+    """The same features computed by the firmware code (tinyenroll.anomaly) for one window."""
+    from tinyenroll import anomaly
+    n, c = w.shape
+    if kind == "band":
+        out = [0] * (5 * c)
+        anomaly.band_features([int(v) for v in w.reshape(-1)], n, c, out)
+    else:
+        out = [0] * (points + 2)
+        anomaly.shape_features([int(v) for v in w[:, 0]], n, points, out)
+    return out
+
+
+def _windowed(x, y, size, hop, kind, points=16):
     ids = _episode_ids(y)
     W = windows(len(x), size, hop)
-    F = np.array([feat(x[s:e]) for s, e in W], dtype=np.int64)
+    if kind == "band":
+        F = np.array([band_features(x[s:e]) for s, e in W], dtype=np.int64)
+    else:
+        F = np.array([shape_features(x[s:e], points) for s, e in W], dtype=np.int64)
+    for (s, e), f in zip(W, F):
+        if firmware_features(x[s:e], kind, points) != f.tolist():
+            raise AssertionError("firmware features differ from the numpy ones at window %d" % s)
     L = np.array([bool(y[s:e].any()) for s, e in W])
     E = [sorted(set(int(i) for i in ids[s:e] if i >= 0)) for s, e in W]
     return F, L, E
@@ -203,20 +223,19 @@ def recordings(names):
                 note += "; 4 inserted 4 s freezes"
             else:
                 note += "; excerpt has no labelled episode"
-            F, L, E = _windowed(x, y, size, hop, band_features)
+            F, L, E = _windowed(x, y, size, hop, "band")
             out.append(Recording(name, note, F[:learn_n], F[learn_n:], L[learn_n:], E[learn_n:]))
         elif name == "bleeding":
             tr, _ = univariate(BLEEDING % "TRAIN", "value", 100)
             te, yt = univariate(BLEEDING % "TEST", "value", 100)
-            feat = lambda w: shape_features(w, 32)  # noqa: E731
-            Ft, _, _ = _windowed(tr, np.zeros(len(tr), dtype=np.int64), 32, 4, feat)
-            F, L, E = _windowed(te, yt, 32, 4, feat)
+            Ft, _, _ = _windowed(tr, np.zeros(len(tr), dtype=np.int64), 32, 4, "shape", 32)
+            F, L, E = _windowed(te, yt, 32, 4, "shape", 32)
             out.append(Recording(name, "32-sample windows, hop 4, 34 shape features, learn TRAIN", Ft, F, L, E))
         elif name == "ecg":
             tr, _ = univariate(ECG % "TRAIN_NA", "value-0", 1000)
             te, yt = univariate(ECG % "TEST", "value-0", 1000)
-            Ft, _, _ = _windowed(tr, np.zeros(len(tr), dtype=np.int64), 100, 25, shape_features)
-            F, L, E = _windowed(te, yt, 100, 25, shape_features)
+            Ft, _, _ = _windowed(tr, np.zeros(len(tr), dtype=np.int64), 100, 25, "shape")
+            F, L, E = _windowed(te, yt, 100, 25, "shape")
             out.append(Recording(name, "100-sample windows, hop 25, 18 shape features, learn TRAIN_NA", Ft, F, L, E))
         else:
             raise ValueError("unknown recording %r (daphnet, daphnet+fog, bleeding, ecg)" % name)
