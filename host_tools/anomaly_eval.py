@@ -165,8 +165,9 @@ def band_features(w):
 class Recording:
     """Learning windows (features) and scored windows (features, labels, episode ids)."""
 
-    def __init__(self, name, note, learn, test, labels, episodes):
+    def __init__(self, name, note, learn, test, labels, episodes, raw=None):
         self.name = name
+        self.raw = raw                # (kind, points, learn windows, test windows) for on-device runs
         self.note = note
         self.learn = learn
         self.test = test
@@ -206,9 +207,10 @@ def _windowed(x, y, size, hop, kind, points=16):
     for (s, e), f in zip(W, F):
         if firmware_features(x[s:e], kind, points) != f.tolist():
             raise AssertionError("firmware features differ from the numpy ones at window %d" % s)
+    raw = [x[s:e] for s, e in W]
     L = np.array([bool(y[s:e].any()) for s, e in W])
     E = [sorted(set(int(i) for i in ids[s:e] if i >= 0)) for s, e in W]
-    return F, L, E
+    return F, L, E, raw
 
 
 def recordings(names):
@@ -223,20 +225,23 @@ def recordings(names):
                 note += "; 4 inserted 4 s freezes"
             else:
                 note += "; excerpt has no labelled episode"
-            F, L, E = _windowed(x, y, size, hop, "band")
-            out.append(Recording(name, note, F[:learn_n], F[learn_n:], L[learn_n:], E[learn_n:]))
+            F, L, E, R = _windowed(x, y, size, hop, "band")
+            out.append(Recording(name, note, F[:learn_n], F[learn_n:], L[learn_n:], E[learn_n:],
+                                 ("band", 0, R[:learn_n], R[learn_n:])))
         elif name == "bleeding":
             tr, _ = univariate(BLEEDING % "TRAIN", "value", 100)
             te, yt = univariate(BLEEDING % "TEST", "value", 100)
-            Ft, _, _ = _windowed(tr, np.zeros(len(tr), dtype=np.int64), 32, 4, "shape", 32)
-            F, L, E = _windowed(te, yt, 32, 4, "shape", 32)
-            out.append(Recording(name, "32-sample windows, hop 4, 34 shape features, learn TRAIN", Ft, F, L, E))
+            Ft, _, _, Rt = _windowed(tr, np.zeros(len(tr), dtype=np.int64), 32, 4, "shape", 32)
+            F, L, E, R = _windowed(te, yt, 32, 4, "shape", 32)
+            out.append(Recording(name, "32-sample windows, hop 4, 34 shape features, learn TRAIN", Ft, F, L, E,
+                                 ("shape", 32, Rt, R)))
         elif name == "ecg":
             tr, _ = univariate(ECG % "TRAIN_NA", "value-0", 1000)
             te, yt = univariate(ECG % "TEST", "value-0", 1000)
-            Ft, _, _ = _windowed(tr, np.zeros(len(tr), dtype=np.int64), 100, 25, "shape")
-            F, L, E = _windowed(te, yt, 100, 25, "shape")
-            out.append(Recording(name, "100-sample windows, hop 25, 18 shape features, learn TRAIN_NA", Ft, F, L, E))
+            Ft, _, _, Rt = _windowed(tr, np.zeros(len(tr), dtype=np.int64), 100, 25, "shape")
+            F, L, E, R = _windowed(te, yt, 100, 25, "shape")
+            out.append(Recording(name, "100-sample windows, hop 25, 18 shape features, learn TRAIN_NA", Ft, F, L, E,
+                                 ("shape", 16, Rt, R)))
         else:
             raise ValueError("unknown recording %r (daphnet, daphnet+fog, bleeding, ecg)" % name)
     return out
@@ -327,6 +332,72 @@ def detector_run(rec, capacity, k, seed=1, verify=True):
     return scores, scores > det.threshold, det.threshold, det
 
 
+MPY_DETECTOR = r"""
+import sys, json, gc
+from tinyenroll import anomaly, kernels
+fh = open(sys.argv[1])
+cfg = json.loads(fh.readline())
+kernels.select(cfg["backend"])
+feat = [0] * cfg["dim"]
+learning = True
+count = 0
+gc.collect()
+free0 = low = gc.mem_free()
+det = anomaly.Detector(cfg["dim"], capacity=cfg["capacity"], k=cfg["k"], seed=cfg["seed"], raw=True)
+while True:
+    line = fh.readline()
+    if not line:
+        break
+    w = json.loads(line)
+    if cfg["kind"] == "band":
+        anomaly.band_features(w, cfg["n"], cfg["channels"], feat)
+    else:
+        anomaly.shape_features(w, cfg["n"], cfg["points"], feat)
+    w = line = None
+    if learning and det.seen == cfg["learn"]:
+        det.finish()
+        learning = False
+        print(det.threshold)
+    if learning:
+        det.learn(feat)
+    else:
+        print(det.check(feat)[0])
+    count += 1
+    if learning or count % 16 == 0:
+        gc.collect()
+        low = min(low, gc.mem_free())
+print("heap", free0 - low)
+"""
+
+
+def micropython_run(rec, capacity, k, backend="viper", seed=1, heap="96K"):
+    """Scores from the real micropython interpreter: features and detector both on-device."""
+    import subprocess
+    import tempfile
+    from host_tools import mpy
+    kind, points, learn_w, test_w = rec.raw
+    n, channels = learn_w[0].shape
+    cfg = {"backend": backend, "dim": rec.learn.shape[1], "capacity": capacity, "k": k, "seed": seed,
+           "kind": kind, "n": n, "channels": channels, "points": points, "learn": len(learn_w)}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = os.path.join(tmp, "windows.jsonl")
+        with open(data, "w") as f:
+            f.write(json.dumps(cfg) + "\n")
+            for w in list(learn_w) + list(test_w):
+                f.write(json.dumps([int(v) for v in w.reshape(-1)]) + "\n")
+        script = os.path.join(tmp, "detector.py")
+        with open(script, "w") as f:
+            f.write(MPY_DETECTOR)
+        argv, env = mpy.command(script, heap=heap)
+        p = subprocess.run(argv + [data], capture_output=True, text=True, env=env, timeout=1800)
+    if p.returncode != 0:
+        raise RuntimeError("micropython failed on %s: %s" % (rec.name, p.stderr.strip()[-500:]))
+    lines = p.stdout.split()
+    threshold = int(lines[0])
+    scores = np.array([int(v) for v in lines[1:-2]], dtype=np.int64)
+    return scores, scores > threshold, threshold, int(lines[-1])
+
+
 def reference_scores(rec, capacity, k, seed=1):
     from host_tools import anomaly_ref
     ref = anomaly_ref.Detector(rec.learn.shape[1], capacity=capacity, k=k, seed=seed, raw=True)
@@ -346,10 +417,13 @@ def add_arguments(p):
     p.add_argument("-k", type=int, default=2, help="score = sum of distances to the k nearest normal rows")
     p.add_argument("--sweep", default="16,32,64,128,256", help="capacities for the reservoir-size table ('' for none)")
     p.add_argument("--backend", default=None, help="kernel backend for the firmware detector (default: best here)")
+    p.add_argument("--micropython", action="store_true",
+                   help="also run features + detector in the real micropython interpreter at 96K heap "
+                        "(viper backend) and check every score against the reference")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
-def evaluate(names, capacity=128, k=2, sweep=(), backend=None):
+def evaluate(names, capacity=128, k=2, sweep=(), backend=None, micropython=False):
     from tinyenroll import kernels
     if backend:
         kernels.select(backend)
@@ -360,6 +434,13 @@ def evaluate(names, capacity=128, k=2, sweep=(), backend=None):
         r = summarise(rec, "detector", s, f, t)
         r["bytes"] = det.count * det.dim
         rows.append(r)
+        if micropython:
+            ms, mf, mt, heap = micropython_run(rec, capacity, k)
+            if mt != t or not np.array_equal(ms, s):
+                raise AssertionError("micropython detector differs from the reference on %s" % rec.name)
+            r = summarise(rec, "micropython", ms, mf, mt)
+            r["heap"] = heap
+            rows.append(r)
         for method, fn in (("z-score", zscore_baseline), ("k-means", kmeans_baseline)):
             s, f, t = fn(rec)
             rows.append(summarise(rec, method, s, f, t))
@@ -389,7 +470,7 @@ def table(rows):
 def run(args):
     names = [n for n in args.recordings.split(",") if n]
     sweep = [int(c) for c in args.sweep.split(",") if c]
-    out = evaluate(names, args.capacity, args.k, sweep, args.backend)
+    out = evaluate(names, args.capacity, args.k, sweep, args.backend, args.micropython)
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
@@ -398,6 +479,10 @@ def run(args):
     for n, note in out["notes"].items():
         print("  %-12s %s" % (n, note))
     print(table(out["results"]))
+    for r in out["results"]:
+        if r["method"] == "micropython":
+            print("  micropython %s: every score identical to the reference; detector heap (peak after gc) %d bytes"
+                  % (r["recording"], r["heap"]))
     if out["sweep"]:
         print("\nreservoir size (reference detector, same rule):")
         print(table(out["sweep"]))
