@@ -38,6 +38,7 @@ import numpy as np
 
 AEON = "aeon==1.6.0"
 WHEEL = "aeon-1.6.0-py3-none-any.whl"
+WHEEL_SHA256 = "d05227086706f80111ac5fee8de4d5d3115bb3bcfd1c786c8629393055816409"
 DAPHNET = "aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv"
 BLEEDING = "aeon/datasets/data/KDD-TSAD_135/135_UCR_Anomaly_InternalBleeding16_%s.csv"
 ECG = "aeon/datasets/data/UnitTest/ecg-diff-count-3_%s.csv"
@@ -66,9 +67,19 @@ def aeon_bytes(relpath):
                 return f.read()
     wheel = os.path.join(cache_dir(), WHEEL)
     if not os.path.exists(wheel):
-        # only the wheel, no dependencies: aeon itself is never imported
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", AEON,
-                        "-d", cache_dir()], check=True)
+        # only the wheel, no dependencies (aeon itself is never imported); downloaded beside the
+        # cache and renamed into it, so an interrupted download never leaves a broken wheel
+        import tempfile
+        with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", AEON, "-d", tmp],
+                           check=True)
+            got = os.path.join(tmp, WHEEL)
+            import hashlib
+            with open(got, "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            if digest != WHEEL_SHA256:
+                raise RuntimeError("%s has sha256 %s, expected %s" % (WHEEL, digest, WHEEL_SHA256))
+            os.replace(got, wheel)
     with zipfile.ZipFile(wheel) as z:
         return z.read(relpath)
 

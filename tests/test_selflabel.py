@@ -319,3 +319,19 @@ def test_micropython_runs_the_same_rules(tmp_path):
         else:
             want = reference_near_miss([tuple(e) for e in c["events"]], c["within"], (3, 2), (3, 4), c["per_hour"])
             assert [tuple(g) for g in got] == want
+
+
+def test_evaluation_on_real_gesture_streams():
+    # PickupGestureWiimoteZ from the aeon wheel, classified by the enrollment code on raw windows
+    from host_tools import selflabel_eval
+    out = selflabel_eval.evaluate()
+    assert out["windows"] > 2000
+    for c in out["filter"]:
+        assert c["wrong_after"] == c["wrong_before"] - c["fixed"] + c["broken"]
+        assert c["changed_right"] == c["fixed"] and c["changed"] >= c["fixed"] + c["broken"]
+        if c["hysteresis"] >= 2:
+            assert c["fixed"] > c["broken"], c          # with hysteresis it repairs more than it breaks
+    for r in out["nearmiss"]:
+        assert r["enrolled"] > 0 and r["enrolled"] <= r["offers"]
+        assert r["enrolled_right"] >= 0.75 * r["enrolled"], r   # auto-enrolled windows are mostly right
+        assert r["acc_with"] >= r["acc_without"], r
