@@ -24,8 +24,11 @@ The rule (host_tools/anomaly_ref.py is an independent numpy copy, the tests comp
              and with the default (max, x1) no learning window would have been flagged.
   flag       score > threshold.
   drift      optional (adapt_every > 0): a window with 2 * score <= threshold is a candidate;
-             every adapt_every-th candidate replaces slot next() % n. A flagged window is never
-             learned; the threshold stays as calibrated.
+             every adapt_every-th candidate replaces its k-th nearest stored row (ordering rows by
+             distance, then index), so the k rows the score uses follow a slow drift and the set
+             keeps covering the other normal modes (replacing a random row instead cost up to 169
+             false alarms on bleeding; the nearest row alone leaves the k-th behind). A flagged
+             window is never learned; the threshold stays as calibrated.
 Raw features without a model: band_features() (multi-axis motion: level, spread, 3-8 Hz
 "freeze" band and <3 Hz locomotion band, crossings) and shape_features() (one channel's
 coarse shape) turn a window of integer samples into the detector's raw=True input.
@@ -352,6 +355,24 @@ class Detector:
             t += best[i]
         return t
 
+    def _kth_index(self):
+        """Index of the k-th smallest of self._out[:count]; ties go to the lower index."""
+        out = self._out
+        n = self.count
+        k = self.k
+        best = -1
+        for _ in range(k):
+            # next smallest (value, index) pair above the previous one
+            j = -1
+            for i in range(n):
+                v = out[i]
+                if best >= 0 and (v < out[best] or (v == out[best] and i <= best)):
+                    continue
+                if j < 0 or v < out[j]:
+                    j = i
+            best = j
+        return best
+
     def _calibrate(self, n):
         dim = self.dim
         mv = memoryview(self.rows)
@@ -398,7 +419,9 @@ class Detector:
             self.candidates += 1
             if self.candidates >= self.adapt_every:
                 self.candidates = 0
-                j = self._rand() % self.count
+                # the k-th nearest stored row moves to this window: the set follows a slow drift
+                # (the k rows the score uses travel with it) and keeps covering other normal modes
+                j = self._kth_index()
                 base = j * self.dim
                 self.rows[base:base + self.dim] = self._q
                 self.norms[j] = kernels.sumsq(self._q, self.dim)

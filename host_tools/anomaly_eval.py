@@ -321,17 +321,25 @@ def kmeans_baseline(rec, clusters=32, seed=0):
     return s, s > t, t
 
 
-def detector_run(rec, capacity, k, seed=1, verify=True):
+def detector_run(rec, capacity, k, seed=1, verify=True, adapt_every=0):
     """Scores by the firmware detector (CPython, current kernel backend), checked against the reference."""
     from tinyenroll import anomaly
     from host_tools import anomaly_ref
     dim = rec.learn.shape[1]
-    det = anomaly.Detector(dim, capacity=capacity, k=k, seed=seed, raw=True)
+    det = anomaly.Detector(dim, capacity=capacity, k=k, seed=seed, raw=True, adapt_every=adapt_every)
     for v in rec.learn:
         det.learn([int(a) for a in v])
     det.finish()
     scores = np.array([det.check([int(a) for a in v])[0] for v in rec.test], dtype=np.int64)
-    if verify:
+    if verify and adapt_every:
+        ref = anomaly_ref.Detector(dim, capacity=capacity, k=k, seed=seed, raw=True, adapt_every=adapt_every)
+        for v in rec.learn:
+            ref.learn(v)
+        ref.finish()
+        want = np.array([ref.check(v)[0] for v in rec.test], dtype=np.int64)
+        if ref.threshold != det.threshold or not np.array_equal(want, scores):
+            raise AssertionError("firmware detector (drift) differs from host_tools/anomaly_ref on %s" % rec.name)
+    elif verify:
         ref = anomaly_ref.Detector(dim, capacity=capacity, k=k, seed=seed, raw=True)
         for v in rec.learn:
             ref.learn(v)
@@ -426,6 +434,8 @@ def add_arguments(p):
                    help="comma-separated: daphnet, daphnet+fog, bleeding, ecg")
     p.add_argument("--capacity", type=int, default=128, help="normal rows kept by the detector")
     p.add_argument("-k", type=int, default=2, help="score = sum of distances to the k nearest normal rows")
+    p.add_argument("--adapt", type=int, default=16,
+                   help="also run with drift adaptation, every N-th calm window (0: not)")
     p.add_argument("--sweep", default="16,32,64,128,256", help="capacities for the reservoir-size table ('' for none)")
     p.add_argument("--backend", default=None, help="kernel backend for the firmware detector (default: best here)")
     p.add_argument("--micropython", action="store_true",
@@ -434,7 +444,7 @@ def add_arguments(p):
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
-def evaluate(names, capacity=128, k=2, sweep=(), backend=None, micropython=False):
+def evaluate(names, capacity=128, k=2, sweep=(), backend=None, micropython=False, adapt=0):
     from tinyenroll import kernels
     if backend:
         kernels.select(backend)
@@ -445,6 +455,9 @@ def evaluate(names, capacity=128, k=2, sweep=(), backend=None, micropython=False
         r = summarise(rec, "detector", s, f, t)
         r["bytes"] = det.count * det.dim
         rows.append(r)
+        if adapt:
+            s2, f2, t2, _ = detector_run(rec, capacity, k, adapt_every=adapt)
+            rows.append(summarise(rec, "drift/%d" % adapt, s2, f2, t2))
         if micropython:
             ms, mf, mt, heap = micropython_run(rec, capacity, k)
             if mt != t or not np.array_equal(ms, s):
@@ -481,7 +494,7 @@ def table(rows):
 def run(args):
     names = [n for n in args.recordings.split(",") if n]
     sweep = [int(c) for c in args.sweep.split(",") if c]
-    out = evaluate(names, args.capacity, args.k, sweep, args.backend, args.micropython)
+    out = evaluate(names, args.capacity, args.k, sweep, args.backend, args.micropython, args.adapt)
     if args.json:
         print(json.dumps(out, indent=1))
         return 0

@@ -16,7 +16,8 @@ The rule it implements, all in integers:
              t = loo[((n-1) * qnum) // qden] * mnum // mden, at least 1.
   flag       score > threshold.
   drift      (optional, adapt_every > 0) a scored window with score * 2 <= threshold is a
-             drift candidate; every adapt_every-th candidate replaces slot next() % n.
+             drift candidate; every adapt_every-th candidate replaces its k-th nearest stored
+             row (rows ordered by distance, then index).
              Flagged windows are never learned. The threshold is not recomputed.
 """
 import numpy as np
@@ -146,12 +147,13 @@ class Detector:
     def check(self, vec):
         """(score, flagged), with drift adaptation as in the firmware."""
         q = self.to_int8(vec)
-        s = int(kth_distances(q[None, :], self.rows, self.k)[0])
+        d = ((self.rows.astype(np.int64) - q.astype(np.int64)) ** 2).sum(axis=1)
+        s = int(np.sort(d)[:self.k].sum())
         flagged = s > self.threshold
         if self.adapt_every and not flagged and s * 2 <= self.threshold:
             self.candidates += 1
             if self.candidates >= self.adapt_every:
                 self.candidates = 0
-                j = self._rand() % self.rows.shape[0]
-                self.rows[j] = q
+                order = np.lexsort((np.arange(len(d)), d))   # by distance, then index
+                self.rows[int(order[self.k - 1])] = q
         return s, flagged

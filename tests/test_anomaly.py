@@ -174,6 +174,33 @@ def test_flagged_windows_are_never_learned_by_drift():
     assert d.adapted <= 3 * len(fed)
 
 
+def test_drift_adaptation_follows_slow_drift_but_not_anomalies():
+    rng = np.random.default_rng(9)
+
+    def window(mean):
+        return np.clip(np.round(mean + rng.normal(0, 4, size=6)), -127, 127).astype(np.int8).tobytes()
+
+    plain = anomaly.Detector(6, capacity=64, seed=2)
+    adapt = anomaly.Detector(6, capacity=64, seed=2, adapt_every=1)
+    for _ in range(200):
+        w = window(0)
+        plain.learn(w)
+        adapt.learn(w)
+    plain.finish()
+    adapt.finish()
+    flags_plain = flags_adapt = caught = 0
+    for t in range(2000):
+        w = window(t * 0.01)                    # the machine's normal slowly moves by 20 (5 sigma)
+        flags_plain += plain.check(w)[1]
+        flags_adapt += adapt.check(w)[1]
+        if t % 100 == 99:                       # and now and then a real anomaly
+            caught += adapt.check(window(t * 0.01 + 60))[1]
+    assert flags_plain > 1000                   # without adaptation the drift is mostly "anomalous"
+    assert flags_adapt * 4 < flags_plain
+    assert caught == 20                         # adaptation never absorbed the anomalies
+    assert adapt.adapted > 100
+
+
 class Guard:
     frozen = False
 
