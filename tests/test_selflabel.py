@@ -335,3 +335,38 @@ def test_evaluation_on_real_gesture_streams():
         assert r["enrolled"] > 0 and r["enrolled"] <= r["offers"]
         assert r["enrolled_right"] >= 0.75 * r["enrolled"], r   # auto-enrolled windows are mostly right
         assert r["acc_with"] >= r["acc_without"], r
+
+
+MPY_GUARDS = r"""
+import sys
+from tinyenroll import learner, selflabel
+L = learner.Learner(None, sys.argv[1], dim=4, capacity=3, max_per_class=3, policy="refuse")
+L.enroll("tap", embedding=bytes([10, 0, 0, 0]))
+L.enroll("tap", embedding=bytes([12, 0, 0, 0]))
+auto = selflabel.AutoEnroll(L, per_hour=5)
+nm = selflabel.NearMiss(4, within=3, auto=auto)
+v = bytes([30, 1, 0, 0])
+nm.observe(0, None, 150, "tap", 100, v)
+print(nm.observe(1, "tap", 20, "tap", 100, v) is not None)
+nm.observe(2, None, 150, "tap", 100, v)
+print(nm.observe(3, "tap", 20, "tap", 100, v) is None, auto.refused.get("StoreFull"))
+L.forget("tap")
+L.enroll("tap", embedding=bytes([10, 0, 0, 0]))
+L.block("tap")
+nm.observe(4, None, 150, "tap", 100, v)
+print(nm.observe(5, "tap", 20, "tap", 100, v) is None, auto.refused.get("blocked"))
+L.unblock("tap")
+L.freeze()
+nm.observe(6, None, 150, "tap", 100, v)
+print(nm.observe(7, "tap", 20, "tap", 100, v) is None, auto.refused.get("frozen"), L.labels())
+print(len([x for x in L.audit() if "why=auto near-miss" in x]))
+"""
+
+
+def test_micropython_guards_with_the_learner(tmp_path):
+    script = tmp_path / "guards_mpy.py"
+    script.write_text(MPY_GUARDS)
+    argv, env = mpy.command(str(script), heap="96K")
+    p = subprocess.run(argv + [str(tmp_path / "learned")], capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split("\n")[:5] == ["True", "True 1", "True 1", "True 1 [('tap', 1)]", "1"]
