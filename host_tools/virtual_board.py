@@ -27,12 +27,29 @@ import tty
 from . import boards, mpy
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+# Run before the REPL: the folder becomes the whole filesystem. VfsPosix with a root has a bug
+# in this build (rename() resolves both paths into one buffer, so it always fails), so `os` is
+# replaced by a copy whose rename goes through a root-less VfsPosix with full host paths.
 BOOT = """
-import vfs, os
+import vfs, os, sys
+_FS = %r
 vfs.umount('/')
-vfs.mount(vfs.VfsPosix(%r), '/')
+vfs.mount(vfs.VfsPosix(_FS), '/')
 os.chdir('/')
-del vfs, os
+class _Os:
+    pass
+_os = _Os()
+for _k in dir(os):
+    if not _k.startswith('__'):
+        setattr(_os, _k, getattr(os, _k))
+_host = vfs.VfsPosix()
+def _full(p):
+    return _FS + (p if p.startswith('/') else os.getcwd().rstrip('/') + '/' + p)
+def _rename(a, b):
+    _host.rename(_full(a), _full(b))
+_os.rename = _rename
+sys.modules['os'] = _os
+del vfs, sys, _k
 """
 
 
