@@ -1,0 +1,185 @@
+"""Record sensor windows streamed by a board, accounting for every frame.
+
+    tinyenroll stream --port /dev/ttyACM0 --out rec/ --count 100 --samples 64
+
+The board sends frames (firmware/stream.py: sync, sequence number, kind, length, payload,
+CRC32). FrameReader checks each one: a CRC mismatch or impossible length is counted as
+corrupted and skipped (the reader resynchronises on the next sync bytes), a sequence number
+seen before is a duplicate and is not recorded again, a gap is counted as dropped frames.
+Nothing is accepted silently: the report lists every problem by sequence number.
+
+Written to --out (each file replaced atomically when the stream ends or breaks):
+  windows.npy   int16 (n, samples, channels): the accepted windows, in sequence order
+  seq.npy       int64 (n,): their sequence numbers
+  report.json   counts (received, dropped, duplicated, corrupted), the missing sequence
+                numbers and whether the END frame arrived
+"""
+import json
+import os
+import struct
+import time
+import zlib
+
+import numpy as np
+from tqdm import tqdm
+
+from .board_io import Board, BoardError
+
+SYNC = b"\xa5\x5a"
+WINDOW, END = 1, 2
+MAX_PAYLOAD = 3 + 2 * 255 * 4096
+
+
+class FrameReader:
+    """Feed bytes in; take checked windows out; every problem is counted."""
+
+    def __init__(self):
+        self.buf = bytearray()
+        self.windows = []  # (seq, int16 array (samples, channels))
+        self.expected = 0
+        self.seen = set()
+        self.corrupted = 0
+        self.duplicated = []
+        self.missing = []
+        self.ended = None  # frame count announced by END
+        self.noise = 0
+
+    def feed(self, data):
+        self.buf += data
+        out = []
+        while self.ended is None:  # after END, what follows is the REPL's, left in buf
+            at = self.buf.find(SYNC)
+            if at < 0:
+                keep = 1 if self.buf.endswith(SYNC[:1]) else 0
+                self.noise += len(self.buf) - keep
+                del self.buf[:len(self.buf) - keep]
+                return out
+            self.noise += at
+            del self.buf[:at]
+            if len(self.buf) < 9:
+                return out
+            seq, kind, n = struct.unpack_from("<IBH", self.buf, 2)
+            if kind not in (WINDOW, END) or n > MAX_PAYLOAD:
+                self.corrupted += 1
+                del self.buf[:2]
+                continue
+            total = 2 + 7 + n + 4
+            if len(self.buf) < total:
+                return out
+            body = bytes(self.buf[2:9 + n])
+            (crc,) = struct.unpack_from("<I", self.buf, 9 + n)
+            if zlib.crc32(body) & 0xFFFFFFFF != crc:
+                self.corrupted += 1
+                del self.buf[:2]
+                continue
+            del self.buf[:total]
+            got = self._accept(seq, kind, body[7:])
+            if got is not None:
+                out.append(got)
+        return out
+
+    def _accept(self, seq, kind, payload):
+        if kind == END:
+            (count,) = struct.unpack("<I", payload)
+            self.ended = count
+            self.missing.extend(range(self.expected, count))
+            self.expected = max(self.expected, count)
+            return None
+        if seq in self.seen or seq < self.expected:
+            self.duplicated.append(seq)
+            return None
+        if seq > self.expected:
+            self.missing.extend(range(self.expected, seq))
+        self.expected = seq + 1
+        self.seen.add(seq)
+        channels, samples = struct.unpack_from("<BH", payload, 0)
+        if len(payload) != 3 + 2 * channels * samples:
+            self.corrupted += 1
+            self.missing.append(seq)
+            return None
+        w = np.frombuffer(payload, "<i2", offset=3).reshape(samples, channels)
+        self.windows.append((seq, w))
+        return seq, w
+
+    def report(self):
+        missing = sorted(set(self.missing) - self.seen)
+        return {"received": len(self.windows), "dropped": len(missing), "missing": missing,
+                "duplicated": len(self.duplicated), "duplicate_seq": sorted(self.duplicated),
+                "corrupted": self.corrupted, "end_frame": self.ended is not None,
+                "announced": self.ended, "complete": self.ended is not None and not missing
+                and self.corrupted == 0 and not self.duplicated}
+
+
+def save(reader, out_dir):
+    """Write windows.npy, seq.npy and report.json into out_dir, each atomically."""
+    os.makedirs(out_dir, exist_ok=True)
+    if reader.windows:
+        windows = np.stack([w for _, w in reader.windows]).astype(np.int16)
+    else:
+        windows = np.zeros((0, 0, 0), np.int16)
+    seq = np.array([s for s, _ in reader.windows], dtype=np.int64)
+    for name, write in (("windows.npy", lambda f: np.save(f, windows)),
+                        ("seq.npy", lambda f: np.save(f, seq)),
+                        ("report.json", lambda f: f.write(json.dumps(reader.report(), indent=1).encode()))):
+        tmp = os.path.join(out_dir, name + ".tmp")
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, os.path.join(out_dir, name))
+    return reader.report()
+
+
+def stream(port, out_dir, count, samples, timeout=30.0, progress=True):
+    """Have the board stream `count` windows from its profile's sensor; returns the report."""
+    reader = FrameReader()
+    error = None
+    try:
+        with Board(port) as b:
+            b.exec("from tinyenroll import sensors, stream\n_s = sensors.from_profile()", "opening the sensor")
+            b._call("starting the stream", b.t.exec_raw_no_follow,
+                    "stream.send_windows(_s, %d, %d)" % (count, samples))
+            bar = tqdm(total=count, unit="win", disable=not progress)
+            deadline = time.time() + timeout
+            while reader.ended is None:
+                if time.time() > deadline:
+                    raise BoardError("no END frame within %.0f s" % timeout)
+                try:
+                    n = b.t.serial.in_waiting
+                    data = b.t.serial.read(max(1, min(n, 4096)))
+                except Exception as e:
+                    raise BoardError("board on %s disconnected during the stream: %s" % (port, e)) from None
+                if data:
+                    bar.update(len(reader.feed(data)))
+                    deadline = time.time() + timeout
+            bar.close()
+            # the REPL closes the run with \x04, any error text, \x04
+            tail = bytes(reader.buf)
+            deadline = time.time() + timeout
+            while tail.count(b"\x04") < 2 and time.time() < deadline:
+                tail += b.t.serial.read(max(1, b.t.serial.in_waiting))
+            err = tail.split(b"\x04")[1] if tail.count(b"\x04") >= 2 else b""
+            if err.strip():
+                raise BoardError("the board reported: %s" % err.decode("utf-8", "replace").strip())
+    except BoardError as e:
+        error = str(e)
+    report = save(reader, out_dir)
+    if error:
+        report["error"] = error
+    return report
+
+
+def add_arguments(p):
+    p.add_argument("--port", required=True, help="serial device, pty path or socket://host:port")
+    p.add_argument("--out", required=True, help="folder for windows.npy, seq.npy, report.json")
+    p.add_argument("--count", type=int, default=20, help="windows to record")
+    p.add_argument("--samples", type=int, default=64, help="samples per window")
+
+
+def run(args):
+    report = stream(args.port, args.out, args.count, args.samples)
+    print("received %(received)d, dropped %(dropped)d, duplicated %(duplicated)d, corrupted %(corrupted)d"
+          % report + ("" if report["end_frame"] else ", no END frame"))
+    if report.get("error"):
+        print("stream failed: %s (the %d windows received are saved in %s)"
+              % (report["error"], report["received"], args.out))
+        return 1
+    return 0 if report["complete"] else 2
