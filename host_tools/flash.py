@@ -80,9 +80,9 @@ def _copy(a, b):
 """
 
 
-def package_files(profile, out_dir):
+def package_files(profile, out_dir, source=mpy.FIRMWARE):
     """{relative path: bytes} of the firmware as the board gets it (.mpy for its arch)."""
-    mpy.compile_firmware(out_dir, profile["mpy_arch"])
+    mpy.compile_firmware(out_dir, profile["mpy_arch"], source)
     files = {}
     for root, _, names in os.walk(out_dir):
         for name in sorted(names):
@@ -106,12 +106,12 @@ def _put_verified(b, data, path):
     b.exec("os.rename(%r, %r)" % (path + ".new", path), "installing " + path)
 
 
-def flash(port, board, model=None, log=print):
+def flash(port, board, model=None, log=print, source=mpy.FIRMWARE):
     """Install firmware (+ model, + profile) on the board at port; returns a summary dict."""
     profile = boards.load(board)
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        files = package_files(profile, os.path.join(tmp, "tinyenroll"))
+        files = package_files(profile, os.path.join(tmp, "tinyenroll"), source)
     with Board(port) as b:
         b.exec(HELPERS, "loading flash helpers")
         # a swap cut between its two renames leaves only the .old package: put it back

@@ -50,7 +50,9 @@ def compile_firmware(dest, arch=None, source=FIRMWARE):
         for name in sorted(names):
             src = os.path.join(root, name)
             if name.endswith(".py"):
-                argv = [cross, "-o", os.path.join(out_dir, name[:-3] + ".mpy")]
+                # -s: the name tracebacks show, so the .mpy does not depend on where sources lie
+                shown = "tinyenroll/" + os.path.normpath(os.path.join(rel, name)).replace(os.sep, "/")
+                argv = [cross, "-s", shown, "-o", os.path.join(out_dir, name[:-3] + ".mpy")]
                 if arch:
                     argv.append("-march=" + arch)
                 subprocess.run(argv + [src], check=True, capture_output=True)

@@ -78,6 +78,16 @@ class FrameReader:
                 out.append(got)
         return out
 
+    def finish(self):
+        """The line went quiet: a frame still waiting for bytes never completed (a cut frame
+        whose length field runs past the end); count it corrupted and read what follows."""
+        out = self.feed(b"")
+        while self.ended is None and self.buf.find(SYNC) >= 0:
+            del self.buf[:self.buf.find(SYNC) + 2]
+            self.corrupted += 1
+            out += self.feed(b"")
+        return out
+
     def _accept(self, seq, kind, payload):
         if kind == END:
             (count,) = struct.unpack("<I", payload)
@@ -141,7 +151,10 @@ def stream(port, out_dir, count, samples, timeout=30.0, progress=True):
             deadline = time.time() + timeout
             while reader.ended is None:
                 if time.time() > deadline:
-                    raise BoardError("no END frame within %.0f s" % timeout)
+                    bar.update(len(reader.finish()))
+                    if reader.ended is None:
+                        raise BoardError("no END frame within %.0f s" % timeout)
+                    break
                 try:
                     n = b.t.serial.in_waiting
                     data = b.t.serial.read(max(1, min(n, 4096)))
@@ -150,6 +163,8 @@ def stream(port, out_dir, count, samples, timeout=30.0, progress=True):
                 if data:
                     bar.update(len(reader.feed(data)))
                     deadline = time.time() + timeout
+                elif reader.buf and time.time() > deadline - timeout + 1.0:
+                    bar.update(len(reader.finish()))  # a second of silence mid-frame
             bar.close()
             # the REPL closes the run with \x04, any error text, \x04
             tail = bytes(reader.buf)

@@ -61,6 +61,8 @@ class VirtualBoard:
         self.log = log
         self.restarts = 0
         self._stop = threading.Event()
+        self._kill_at = None  # bytes from the host after which the board "loses power"
+        self.received = 0
         self._proc = None
         self._thread = None
 
@@ -108,6 +110,10 @@ class VirtualBoard:
         """Drop the board as a pulled cable would: the interpreter dies and the port hangs up."""
         self.stop()
 
+    def kill_after(self, n_bytes):
+        """Pull the cable once the host has sent n_bytes more (for tests of broken transfers)."""
+        self._kill_at = self.received + n_bytes
+
     def _kill_child(self):
         if self._proc and self._proc.poll() is None:
             self._proc.kill()
@@ -135,7 +141,7 @@ class VirtualBoard:
 
     # -- the supervisor loop ----------------------------------------------------------------------
     def _pump(self):
-        while not self._stop.is_set():
+        while not self._stop.is_set() and self.user_fd is not None:
             fds = [self.user_fd]
             if self.child_fd is not None:
                 fds.append(self.child_fd)
@@ -167,6 +173,14 @@ class VirtualBoard:
 
     def _from_user(self, data):
         self._trace("user>", data)
+        self.received += len(data)
+        if self._kill_at is not None and self.received >= self._kill_at:
+            self._kill_at = None
+            self._stop.set()
+            self._kill_child()
+            os.close(self.user_fd)  # the host side sees the port hang up
+            self.user_fd = None
+            return
         if self._starting:
             self._pending += data
             return
@@ -208,6 +222,8 @@ class VirtualBoard:
             self._from_user(pending)
 
     def _to_user(self, data):
+        if self.user_fd is None:
+            return
         try:
             os.write(self.user_fd, data)
         except OSError:

@@ -1,0 +1,110 @@
+"""Real mpremote against the virtual board: REPL, files, flash, streaming, and pulled cables."""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from host_tools import flash, mpy, recording, stream
+from host_tools.board_io import Board, BoardError
+from host_tools.virtual_board import VirtualBoard
+
+MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
+
+
+def mpremote(dev, *args):
+    out = subprocess.run([MPREMOTE, "connect", dev, *args], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+@pytest.fixture
+def board(tmp_path):
+    with VirtualBoard("virtual", str(tmp_path / "flash")) as vb:
+        yield vb
+
+
+def test_mpremote_commands(board, tmp_path):
+    assert mpremote(board.device, "exec", "print(6 * 7)").strip() == "42"
+    local = tmp_path / "hello.py"
+    local.write_text("print('hello from', __name__)\n")
+    mpremote(board.device, "fs", "cp", str(local), ":hello.py")
+    assert "hello.py" in mpremote(board.device, "fs", "ls", ":")
+    assert (tmp_path / "flash" / "hello.py").read_text() == local.read_text()
+    assert "hello from __main__" in mpremote(board.device, "run", str(local))
+    # a long command goes through raw-paste; a soft reset clears RAM but keeps files
+    big = "x = 0\n" + "x += 1\n" * 400 + "print(x)\n"
+    assert mpremote(board.device, "exec", big).strip() == "400"
+    mpremote(board.device, "exec", "import builtins; builtins.marker = 5")
+    mpremote(board.device, "soft-reset")
+    assert mpremote(board.device, "exec", "import builtins; print(hasattr(builtins, 'marker'))").strip() == "False"
+    assert "hello.py" in mpremote(board.device, "fs", "ls", ":")
+    assert board.restarts >= 2
+    # the board's filesystem is its folder only
+    assert mpremote(board.device, "exec", "import os; print(sorted(os.listdir('/')))").strip() == "['hello.py', 'lib']"
+
+
+def firmware_copy(tmp_path, version):
+    src = tmp_path / ("fw-" + version)
+    shutil.copytree(mpy.FIRMWARE, src)
+    text = (src / "__init__.py").read_text().replace('__version__ = "', '__version__ = "%s-' % version)
+    (src / "__init__.py").write_text(text)
+    return str(src)
+
+
+def installed_version(dev):
+    with Board(dev) as b:
+        return b.eval("__import__('tinyenroll').__version__")
+
+
+def test_flash_skips_unchanged_and_survives_a_pulled_cable(tmp_path):
+    fs = str(tmp_path / "flash")
+    a, b = firmware_copy(tmp_path, "A"), firmware_copy(tmp_path, "B")
+    with VirtualBoard("virtual", fs) as vb:
+        first = flash.flash(vb.device, "virtual", source=a, log=lambda *_: None)
+        again = flash.flash(vb.device, "virtual", source=a, log=lambda *_: None)
+        assert first["sent"] == first["files"] and again["sent"] == 0
+        version_a = installed_version(vb.device)
+        assert version_a.startswith("A-")
+    # how many bytes the host sends for the whole update, measured on a copy of the board
+    shutil.copytree(fs, str(tmp_path / "scratch"))
+    with VirtualBoard("virtual", str(tmp_path / "scratch")) as vb:
+        flash.flash(vb.device, "virtual", source=b, log=lambda *_: None)
+        total = vb.received
+    seen = []
+    for cut in (total // 10, total * 4 // 10, total * 7 // 10, total * 99 // 100):
+        with VirtualBoard("virtual", fs) as vb:
+            vb.kill_after(cut)
+            with pytest.raises(BoardError, match="disconnected|cannot open"):
+                flash.flash(vb.device, "virtual", source=b, log=lambda *_: None)
+        with VirtualBoard("virtual", fs) as vb:
+            version = installed_version(vb.device)  # a whole package imports, old or new
+        assert version in (version_a, "B-" + version_a[2:]), cut
+        seen.append(version[0])
+    # cut while staging: the old package stays; cut after the swap (writing board.json): the new
+    assert seen[:3] == ["A", "A", "A"]
+    with VirtualBoard("virtual", fs) as vb:
+        done = flash.flash(vb.device, "virtual", source=b, log=lambda *_: None)
+        assert done["sent"] == (0 if seen[-1] == "B" else 1)  # only __init__ differs
+        assert installed_version(vb.device).startswith("B-")
+
+
+def test_stream_records_and_survives_a_pulled_cable(tmp_path):
+    fs = str(tmp_path / "flash")
+    x = (np.arange(64 * 40 * 3).reshape(-1, 3) % 700 - 350).astype(np.int16)
+    with VirtualBoard("virtual", fs) as vb:
+        flash.flash(vb.device, "virtual", log=lambda *_: None)
+        recording.write(os.path.join(fs, "recording.ter"), x, 1280)
+        rep = stream.stream(vb.device, str(tmp_path / "rec"), 12, 64, progress=False)
+        assert rep["complete"] and rep["received"] == 12
+        w = np.load(tmp_path / "rec" / "windows.npy")
+        assert np.array_equal(w[3], x[3 * 64:4 * 64])
+    with VirtualBoard("virtual", fs) as vb:
+        vb.kill_after(2000)  # after setting up, part way into the stream
+        rep = stream.stream(vb.device, str(tmp_path / "rec2"), 200, 64, timeout=5, progress=False)
+        assert "disconnected" in rep["error"] or "cannot open" in rep["error"]
+        assert not rep["complete"]
+        kept = np.load(tmp_path / "rec2" / "windows.npy")
+        assert len(kept) == rep["received"]
