@@ -61,8 +61,9 @@ class VirtualBoard:
         self.log = log
         self.restarts = 0
         self._stop = threading.Event()
-        self._kill_at = None  # bytes from the host after which the board "loses power"
-        self.received = 0
+        self._kill_at = None  # (counter, value) after which the board "loses power"
+        self.received = 0  # bytes from the host
+        self.sent = 0  # bytes to the host
         self._proc = None
         self._thread = None
 
@@ -110,9 +111,23 @@ class VirtualBoard:
         """Drop the board as a pulled cable would: the interpreter dies and the port hangs up."""
         self.stop()
 
-    def kill_after(self, n_bytes):
-        """Pull the cable once the host has sent n_bytes more (for tests of broken transfers)."""
-        self._kill_at = self.received + n_bytes
+    def kill_after(self, n_bytes, sent_by="host"):
+        """Pull the cable once n_bytes more have been sent by the host (or by the board):
+        for tests of transfers broken part way."""
+        self._kill_at = (sent_by, (self.received if sent_by == "host" else self.sent) + n_bytes)
+
+    def _maybe_kill(self):
+        if self._kill_at is None:
+            return False
+        who, at = self._kill_at
+        if (self.received if who == "host" else self.sent) < at:
+            return False
+        self._kill_at = None
+        self._stop.set()
+        self._kill_child()
+        os.close(self.user_fd)  # the host side sees the port hang up
+        self.user_fd = None
+        return True
 
     def _kill_child(self):
         if self._proc and self._proc.poll() is None:
@@ -174,12 +189,7 @@ class VirtualBoard:
     def _from_user(self, data):
         self._trace("user>", data)
         self.received += len(data)
-        if self._kill_at is not None and self.received >= self._kill_at:
-            self._kill_at = None
-            self._stop.set()
-            self._kill_child()
-            os.close(self.user_fd)  # the host side sees the port hang up
-            self.user_fd = None
+        if self._maybe_kill():
             return
         if self._starting:
             self._pending += data
@@ -223,6 +233,9 @@ class VirtualBoard:
 
     def _to_user(self, data):
         if self.user_fd is None:
+            return
+        self.sent += len(data)
+        if self._maybe_kill():
             return
         try:
             os.write(self.user_fd, data)

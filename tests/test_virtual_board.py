@@ -102,7 +102,7 @@ def test_stream_records_and_survives_a_pulled_cable(tmp_path):
         w = np.load(tmp_path / "rec" / "windows.npy")
         assert np.array_equal(w[3], x[3 * 64:4 * 64])
     with VirtualBoard("virtual", fs) as vb:
-        vb.kill_after(2000)  # after setting up, part way into the stream
+        vb.kill_after(20000, sent_by="board")  # part way into the stream
         rep = stream.stream(vb.device, str(tmp_path / "rec2"), 200, 64, timeout=5, progress=False)
         assert "disconnected" in rep["error"] or "cannot open" in rep["error"]
         assert not rep["complete"]
