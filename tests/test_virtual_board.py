@@ -108,3 +108,63 @@ def test_stream_records_and_survives_a_pulled_cable(tmp_path):
         assert not rep["complete"]
         kept = np.load(tmp_path / "rec2" / "windows.npy")
         assert len(kept) == rep["received"]
+
+
+def small_model_and_data(tmp_path):
+    from host_tools import modelfile, quantize
+    rng = np.random.default_rng(4)
+    m = quantize.quantize_mlp([rng.normal(size=(32, 48)), rng.normal(size=(16, 32))],
+                              [rng.normal(size=32), rng.normal(size=16)], [True, False],
+                              rng.normal(size=(100, 48)), 4 / 127)
+    path = str(tmp_path / "m.tem")
+    modelfile.write(path, m)
+    cent = rng.normal(size=(3, 48))
+    lab = np.repeat(np.arange(3), 6)
+    w = quantize.quantize_input(cent[lab] + 0.5 * rng.normal(size=(18, 48)), 4 / 127)
+    data = str(tmp_path / "d.npz")
+    np.savez(data, windows=w, labels=np.array(["c%d" % c for c in lab]), enroll=np.arange(18) % 6 < 2)
+    return path, data, w, lab
+
+
+def test_enroll_soft_reset_state_survives_and_validate(tmp_path):
+    from host_tools import validate
+    path, data, w, lab = small_model_and_data(tmp_path)
+    with VirtualBoard("virtual", str(tmp_path / "flash")) as vb:
+        flash.flash(vb.device, "virtual", path, log=lambda *_: None)
+        with Board(vb.device) as b:
+            b.exec("import binascii\nfrom tinyenroll import model, learner\n"
+                   "L = learner.Learner(model.load('/model.tem'), '/learned')")
+            for i in (0, 1, 6, 7, 12, 13):
+                b.exec("L.enroll('c%d', window=binascii.unhexlify(%r))" % (lab[i], w[i].tobytes().hex()))
+            before = b.eval("L.classify(window=binascii.unhexlify(%r))" % w[8].tobytes().hex())
+            assert before[0] == "c1"
+            b.soft_reset()
+            b.exec("import binascii\nfrom tinyenroll import model, learner\n"
+                   "L = learner.Learner(model.load('/model.tem'), '/learned')")
+            assert b.eval("L.labels()") == [("c0", 2), ("c1", 2), ("c2", 2)]
+            assert b.eval("L.classify(window=binascii.unhexlify(%r))" % w[8].tobytes().hex()) == before
+        report = validate.validate(vb.device, path, data, log=lambda *_: None)
+        assert report["ok"] and report["embeddings_equal"] == 18 and report["decisions_equal"] == 12
+
+
+def test_validate_catches_a_board_that_computes_differently(tmp_path):
+    from host_tools import validate
+    path, data, _, _ = small_model_and_data(tmp_path)
+    bad = firmware_copy(tmp_path, "bad")
+    kv = os.path.join(bad, "kernels_viper.py")
+    text = open(kv).read()
+    assert "- 0x1000000" in text
+    open(kv, "w").write(text.replace("- 0x1000000", "- 0x1000001"))  # biases off by one
+    with VirtualBoard("virtual", str(tmp_path / "flash")) as vb:
+        flash.flash(vb.device, "virtual", path, source=bad, log=lambda *_: None)
+        lines = []
+        report = validate.validate(vb.device, path, data, log=lines.append)
+        assert not report["ok"] and report["diffs"]
+        assert "embedding differs" in "\n".join(lines)
+        other = str(tmp_path / "other.tem")
+        from host_tools import modelfile
+        m = modelfile.read(path)
+        m["input_scale"] = 0.5
+        modelfile.write(other, m)
+        with pytest.raises(BoardError, match="flash it first"):
+            validate.validate(vb.device, other, data, log=lambda *_: None)

@@ -1,0 +1,138 @@
+"""Check that a board computes exactly what the CPython reference computes.
+
+    tinyenroll validate --port P --model model.tem --data windows.npz
+
+windows.npz holds "windows" (n, in_dim) int8, and optionally "labels" (n,) strings with
+"enroll" (n,) bools: the enroll rows are enrolled (on the board, in a scratch store that is
+removed afterwards, and in the reference), the others classified. Embeddings and decisions
+(label, score, margin) are compared integer for integer; any difference is printed and the
+command exits 1.
+"""
+import json
+
+import numpy as np
+
+from . import knn_ref, modelfile, reference
+from .board_io import Board, BoardError
+
+BATCH = 16
+SETUP = """
+import binascii, json, os
+from tinyenroll import kernels, model, learner
+_m = model.load(%(model)r)
+def _e(h):
+    print(binascii.hexlify(bytes(_m.embed(binascii.unhexlify(h)))).decode())
+def _wipe(p):
+    for s in ('.cur', '.prev', '.tmp', '.log', '.log.1'):
+        try:
+            os.remove(p + s)
+        except OSError:
+            pass
+"""
+
+
+def load_data(path):
+    with np.load(path, allow_pickle=False) as z:
+        windows = np.asarray(z["windows"])
+        labels = [str(x) for x in z["labels"]] if "labels" in z else None
+        enroll = np.asarray(z["enroll"], bool) if "enroll" in z else None
+    if windows.dtype != np.int8 or windows.ndim != 2:
+        raise ValueError("%s: 'windows' must be int8 (n, in_dim), got %s %s" % (path, windows.dtype, windows.shape))
+    return windows, labels, enroll
+
+
+def board_run(b, model_path, windows, labels, enroll, k=3):
+    """(embeddings, decisions, backend) computed on the board."""
+    b.exec(SETUP % {"model": model_path}, "loading the model on the board")
+    backend = b.eval("kernels.name", "reading the kernel backend")
+    embs = []
+    for i in range(0, len(windows), BATCH):
+        code = "\n".join("_e(%r)" % w.tobytes().hex() for w in windows[i:i + BATCH])
+        out = b.exec(code, "embedding windows %d.." % i).split()
+        embs.extend(np.frombuffer(bytes.fromhex(h), np.int8) for h in out)
+    decisions = []
+    if labels is not None:
+        b.exec("_wipe('/validate')\n_L = learner.Learner(_m, '/validate', k=%d, capacity=%d, max_classes=%d, "
+               "max_per_class=%d)" % (k, max(1, int(enroll.sum())), max(1, len(set(labels))), max(1, int(enroll.sum()))),
+               "making a scratch learner")
+        for i in np.flatnonzero(enroll):
+            b.exec("_L.enroll(%r, window=binascii.unhexlify(%r))" % (labels[i], windows[i].tobytes().hex()),
+                   "enrolling window %d" % i)
+        rest = np.flatnonzero(~enroll)
+        for j in range(0, len(rest), BATCH):
+            code = "\n".join("print(json.dumps(list(_L.classify(window=binascii.unhexlify(%r)))))"
+                             % windows[i].tobytes().hex() for i in rest[j:j + BATCH])
+            decisions.extend(json.loads(line) for line in b.exec(code, "classifying").splitlines())
+        b.exec("_L = None\n_wipe('/validate')", "removing the scratch store")
+    return np.array(embs, np.int8).reshape(len(windows), -1), decisions, backend
+
+
+def reference_run(model, windows, labels, enroll, k=3):
+    embs = reference.forward_batch(model, windows)
+    decisions = []
+    if labels is not None:
+        names = []
+        for i in np.flatnonzero(enroll):
+            if labels[i] not in names:
+                names.append(labels[i])
+        rows = embs[enroll]
+        lab = np.array([names.index(labels[i]) for i in np.flatnonzero(enroll)])
+        for i in np.flatnonzero(~enroll):
+            decisions.append(list(knn_ref.classify(embs[i], rows, lab, names, k, "knn")))
+    return embs, decisions
+
+
+def compare(board, ref):
+    """Lines describing every difference (empty when the board matches exactly)."""
+    (b_emb, b_dec), (r_emb, r_dec) = board, ref
+    diffs = []
+    if b_emb.shape != r_emb.shape:
+        return ["embedding shape: board %s, reference %s" % (b_emb.shape, r_emb.shape)]
+    for i in np.flatnonzero((b_emb != r_emb).any(axis=1)):
+        cols = np.flatnonzero(b_emb[i] != r_emb[i])
+        diffs.append("window %d: embedding differs at %s: board %s, reference %s"
+                     % (i, cols[:8].tolist(), b_emb[i][cols[:8]].tolist(), r_emb[i][cols[:8]].tolist()))
+    for j, (bd, rd) in enumerate(zip(b_dec, r_dec)):
+        if list(bd) != list(rd):
+            diffs.append("query %d: board %s, reference %s" % (j, bd, rd))
+    if len(b_dec) != len(r_dec):
+        diffs.append("decisions: board gave %d, reference %d" % (len(b_dec), len(r_dec)))
+    return diffs
+
+
+def validate(port, model_path, data_path, board_model="/model.tem", soft_reset=True, log=print):
+    """Run data through the board and the reference; returns a summary dict (diffs listed)."""
+    model = modelfile.read(model_path)
+    windows, labels, enroll = load_data(data_path)
+    if windows.shape[1] != model["in_dim"]:
+        raise ValueError("windows have %d values, the model takes %d" % (windows.shape[1], model["in_dim"]))
+    with Board(port, soft_reset=soft_reset) as b:
+        crc = b.eval("__import__('tinyenroll.model').model.load(%r).crc" % board_model, "reading the board's model")
+        if crc != model["crc"]:
+            raise BoardError("the board's %s (CRC %08x) is not %s (CRC %08x): flash it first"
+                             % (board_model, crc, model_path, model["crc"]))
+        b_emb, b_dec, backend = board_run(b, board_model, windows, labels, enroll)
+    r_emb, r_dec = reference_run(model, windows, labels, enroll)
+    diffs = compare((b_emb, b_dec), (r_emb, r_dec))
+    summary = {"windows": len(windows), "embeddings_equal": int((b_emb == r_emb).all(axis=1).sum()),
+               "decisions": len(r_dec), "decisions_equal": sum(1 for x, y in zip(b_dec, r_dec) if list(x) == list(y)),
+               "backend": backend, "diffs": diffs, "ok": not diffs}
+    log("validate on %s (%s backend): embeddings %d/%d equal, decisions %d/%d equal"
+        % (port, backend, summary["embeddings_equal"], len(windows), summary["decisions_equal"], len(r_dec)))
+    for line in diffs[:50]:
+        log("  " + line)
+    return summary
+
+
+def add_arguments(p):
+    p.add_argument("--port", required=True, help="serial device, pty path or socket://host:port")
+    p.add_argument("--model", required=True, help="the model file flashed on the board")
+    p.add_argument("--data", required=True, help=".npz with int8 'windows' (+ 'labels', 'enroll')")
+
+
+def run(args):
+    try:
+        return 0 if validate(args.port, args.model, args.data)["ok"] else 1
+    except (BoardError, ValueError) as e:
+        print("validate failed: %s" % e)
+        return 1
