@@ -161,3 +161,22 @@ def run(args):
         print("flash failed: %s" % e)
         return 1
     return 0
+
+
+def write_package_json():
+    """Regenerate firmware/package.json (for `mpremote mip install`) from the firmware files."""
+    files = []
+    for root, _, names in os.walk(mpy.FIRMWARE):
+        for n in names:
+            if n.endswith(".py"):
+                files.append(os.path.relpath(os.path.join(root, n), mpy.FIRMWARE).replace(os.sep, "/"))
+    init = open(os.path.join(mpy.FIRMWARE, "__init__.py")).read()
+    version = init.split('__version__ = "')[1].split('"')[0]
+    pkg = {"urls": [["tinyenroll/" + f, f] for f in sorted(files)], "version": version, "deps": []}
+    with open(os.path.join(mpy.FIRMWARE, "package.json"), "w") as f:
+        f.write(json.dumps(pkg, indent=2) + "\n")
+    return pkg
+
+
+if __name__ == "__main__":
+    write_package_json()
