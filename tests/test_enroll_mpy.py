@@ -1,6 +1,7 @@
 """200 enrolled 32-dim examples with the 12k-weight model, in real micropython at a 96K heap,
 step for step the same answers as CPython; prints the heap it takes."""
 import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -29,7 +30,8 @@ def scenario(tmp_path_factory):
 
 def run(worker, backend, tmp, path, windows, labels, queries):
     log = [worker("backend", name=backend)]
-    log.append(worker("new", model=path, prefix=str(tmp / ("st-" + backend + str(id(worker)))), capacity=200))
+    prefix = os.path.join(tempfile.mkdtemp(dir=str(tmp)), "st")  # a fresh store every run
+    log.append(worker("new", model=path, prefix=prefix, capacity=200))
     for w, c in zip(windows, labels):
         log.append(worker("enroll", label="class%d" % c, win=w.tobytes().hex()))
     log.append(worker("labels"))
