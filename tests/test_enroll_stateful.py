@@ -1,6 +1,7 @@
 """Random sequences of learning calls against a plain model of the expected state, run at once in
 CPython and in the real micropython interpreter (96K heap): all three must agree on every step."""
 import os
+import shutil
 import tempfile
 
 import numpy as np
@@ -17,6 +18,7 @@ CAPS = dict(k=2, capacity=10, max_classes=4, max_per_class=3, policy="refuse")
 vectors = st.binary(min_size=DIM, max_size=DIM)
 
 _workers = {}
+_ROOT = tempfile.mkdtemp(prefix="tinyenroll-sm-")
 
 
 def worker(kind):
@@ -31,6 +33,7 @@ def close_workers():
     for w in _workers.values():
         w.close()
     _workers.clear()
+    shutil.rmtree(_ROOT, ignore_errors=True)
 
 
 class LearnerMachine(RuleBasedStateMachine):
@@ -38,7 +41,7 @@ class LearnerMachine(RuleBasedStateMachine):
 
     @initialize()
     def start(self):
-        self.dir = tempfile.mkdtemp(prefix="tinyenroll-sm-")
+        self.dir = tempfile.mkdtemp(dir=_ROOT)
         self.sut = [worker("cpython"), worker("micropython")]
         self.prefixes = [os.path.join(self.dir, "st%d" % i) for i in range(len(self.sut))]
         for w, prefix in zip(self.sut, self.prefixes):
