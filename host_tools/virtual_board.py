@@ -17,6 +17,7 @@ kill() drops the connection like a pulled USB cable.
 import os
 import pty
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,7 @@ del vfs, sys, _k
 class VirtualBoard:
     def __init__(self, board="virtual", fs_dir=None, log=None):
         self.profile = boards.load(board)
+        self._own_fs = fs_dir is None  # a temporary flash goes away with the board
         self.fs_dir = os.path.abspath(fs_dir or tempfile.mkdtemp(prefix="tinyenroll-vfs-"))
         os.makedirs(os.path.join(self.fs_dir, "lib"), exist_ok=True)
         self.log = log
@@ -106,6 +108,8 @@ class VirtualBoard:
                 os.unlink(self._boot.name)
             except OSError:
                 pass
+        if self._own_fs:
+            shutil.rmtree(self.fs_dir, ignore_errors=True)
 
     def kill(self):
         """Drop the board as a pulled cable would: the interpreter dies and the port hangs up."""
@@ -261,7 +265,8 @@ class VirtualBoard:
 
 def add_arguments(p):
     p.add_argument("--board", default="virtual", help="board profile in boards/ (default: virtual)")
-    p.add_argument("--fs", default=None, help="folder used as the board's flash (default: a new temp folder)")
+    p.add_argument("--fs", default=None, help="folder used as the board's flash (default: a temporary "
+                   "folder, removed when the board stops)")
 
 
 def run(args):
