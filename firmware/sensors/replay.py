@@ -15,7 +15,7 @@ HEAD_SIZE = 12
 
 
 class Replay:
-    def __init__(self, path, loop=True):
+    def __init__(self, path, loop=True, speed=1):
         self.f = open(path, "rb")
         head = self.f.read(HEAD_SIZE)
         if len(head) != HEAD_SIZE or head[:4] != MAGIC:
@@ -23,6 +23,8 @@ class Replay:
         _, version, self.channels, self.rate_hz, self.count = struct.unpack(HEAD, head)
         if version != 1 or self.channels < 1 or self.rate_hz < 1:
             raise ValueError("%s: unsupported recording (version %d)" % (path, version))
+        self.recorded_hz = self.rate_hz
+        self.rate_hz = self.rate_hz * speed  # speed > 1 replays faster than real time (tests)
         self.loop = loop
         self.position = 0
         self._frame = array.array("h", [0] * self.channels)

@@ -1,0 +1,257 @@
+"""`make demo`: the whole job on a board, by default a virtual one; no hardware needed.
+
+    tinyenroll demo [--port P --board B] [--out demo_out] [--speed 1]
+
+1. start a virtual board (or use --port/--board, e.g. PORT=/dev/ttyACM0 BOARD=rp2040_pico),
+   flash the firmware, the Wiimote gesture model and the board profile;
+2. gestures (PickupGestureWiimoteZ, aeon wheel): the novel gestures' TRAIN series are recorded
+   into one recording the board's replay sensor plays at its sample rate; the board reads each
+   window from the sensor, runs the front end and the model, and enrolls (K shots per class) or
+   classifies it through the REPL;
+3. anomaly (Daphnet S06R02E0 with 4 inserted freezes: the shipped excerpt has no labelled
+   freeze): the board replays the recording, learns "normal" on the first 40 s and scores every
+   later 2 s window;
+4. everything the board computed is checked against the CPython reference, integer for integer;
+5. a summary table (accuracy, decisions matched, peak heap, time per window) and plots in --out.
+Exits 1 if the board and the reference disagree anywhere.
+"""
+import json
+import os
+import time
+
+import numpy as np
+
+from . import anomaly_eval, anomaly_ref, boards, flash, recording
+from .board_io import Board, BoardError
+
+DAPHNET_SIZE, DAPHNET_HOP, DAPHNET_LEARN = 128, 64, 40
+
+ANOMALY_BOARD = """
+import array, gc, time
+from tinyenroll import anomaly
+from tinyenroll.sensors.replay import Replay
+_s = Replay('/daphnet.ter', loop=False, speed=%(speed)r)
+_c = _s.channels
+_buf = array.array('h', bytes(2 * %(size)d * _c))
+_tmp = array.array('h', bytes(2 * %(hop)d * _c))
+_feat = [0] * (5 * _c)
+_det = anomaly.Detector(5 * _c, capacity=128, k=2, raw=True)
+_half = %(hop)d * _c
+_s.read_window(_buf, %(size)d)
+_peak = 0
+for _i in range(%(windows)d):
+    if _i:
+        _s.read_window(_tmp, %(hop)d)
+        _buf[:_half] = _buf[_half:]
+        _buf[_half:] = _tmp
+    _t = time.ticks_us()
+    anomaly.band_features(_buf, %(size)d, _c, _feat)
+    if _i < %(learn)d:
+        _det.learn(_feat)
+        _r = None
+    else:
+        if _i == %(learn)d:
+            _det.finish()
+            print('T', _det.threshold)
+        _r = _det.check(_feat)
+    _us = time.ticks_diff(time.ticks_us(), _t)
+    gc.collect()
+    _peak = max(_peak, gc.mem_alloc())
+    if _r is not None:
+        print('S', _r[0], 1 if _r[1] else 0, _us)
+print('P', _peak)
+"""
+
+
+def daphnet_recording():
+    """(samples int16 (n, 9), labels (n,), learn windows count) of Daphnet with inserted freezes."""
+    x, y = anomaly_eval.daphnet()
+    start = DAPHNET_LEARN * DAPHNET_HOP + DAPHNET_SIZE
+    x, y = anomaly_eval.insert_fog(x, y, start)
+    return np.clip(x, -32768, 32767).astype(np.int16), y
+
+
+def run_anomaly(b, fs_put, speed, log):
+    x, y = daphnet_recording()
+    windows = (len(x) - DAPHNET_SIZE) // DAPHNET_HOP + 1
+    fs_put("daphnet.ter", lambda path: recording.write(path, x, 64))
+    log("anomaly: replaying Daphnet (%d samples of 9 axes at 64 Hz, x%g) on the board..." % (len(x), speed))
+    t = time.time()
+    out = b.exec(ANOMALY_BOARD % dict(speed=speed, size=DAPHNET_SIZE, hop=DAPHNET_HOP, windows=windows,
+                                      learn=DAPHNET_LEARN), "anomaly detection")
+    seconds = time.time() - t
+    threshold, scores, flags, us, peak = None, [], [], [], 0
+    for line in out.split("\n"):
+        parts = line.split()
+        if not parts:
+            continue
+        if parts[0] == "T":
+            threshold = int(parts[1])
+        elif parts[0] == "S":
+            scores.append(int(parts[1]))
+            flags.append(parts[2] == "1")
+            us.append(int(parts[3]))
+        elif parts[0] == "P":
+            peak = int(parts[1])
+    # the reference: same windows, features and detector in numpy
+    starts = np.arange(windows) * DAPHNET_HOP
+    raw = [x[s:s + DAPHNET_SIZE].astype(np.int64) for s in starts]
+    feats = np.array([anomaly_eval.band_features(w) for w in raw])
+    ref = anomaly_ref.Detector(feats.shape[1], capacity=128, k=2, seed=1, raw=True)
+    for v in feats[:DAPHNET_LEARN]:
+        ref.learn(v)
+    ref.finish()
+    ref_scores = anomaly_ref.kth_distances(anomaly_ref.quantise(feats[DAPHNET_LEARN:], ref.center, ref.shift),
+                                           ref.rows, 2)
+    labels = np.array([y[s:s + DAPHNET_SIZE].max() for s in starts[DAPHNET_LEARN:]])
+    scores = np.array(scores)
+    flags = np.array(flags)
+    episodes = anomaly_eval._episode_ids(labels)
+    caught = sum(1 for e in set(episodes[episodes >= 0]) if flags[episodes == e].any())
+    return {
+        "windows": len(scores), "threshold": threshold, "reference_threshold": int(ref.threshold),
+        "scores_equal": int((scores == ref_scores).sum()) if len(scores) == len(ref_scores) else 0,
+        "auc": anomaly_eval.auc(labels, scores), "episodes": int(len(set(episodes[episodes >= 0]))),
+        "caught": caught, "false_alarms": int((flags & (labels == 0)).sum()), "normal_windows": int((labels == 0).sum()),
+        "us_per_window": float(np.median(us)) if us else None, "peak_heap": peak, "seconds": seconds,
+        "scores": scores.tolist(), "labels": labels.tolist(),
+    }
+
+
+def plots(out_dir, gestures, anomaly):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    if anomaly:
+        fig, ax = plt.subplots(figsize=(10, 3.5))
+        s = np.maximum(np.array(anomaly["scores"]), 1)
+        lab = np.array(anomaly["labels"])
+        ax.plot(s, lw=1, label="anomaly score (board)")
+        ax.axhline(anomaly["threshold"], color="r", ls="--", label="threshold (learned)")
+        ax.fill_between(np.arange(len(s)), 0, s.max() * 1.05, where=lab > 0, color="orange", alpha=0.3,
+                        label="inserted freeze")
+        ax.set_yscale("log")
+        ax.set_xlabel("window (1 s hop)")
+        ax.legend(loc="upper left", fontsize=8)
+        ax.set_title("Daphnet S06R02E0 (+4 inserted freezes): learned normal, scored on the board")
+        fig.tight_layout()
+        path = os.path.join(out_dir, "anomaly_scores.png")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    if gestures:
+        names = gestures["classes"]
+        cm = np.zeros((len(names) + 1, len(names)), int)
+        for truth, got in zip(gestures["truth"], gestures["predicted"]):
+            row = names.index(got) if got in names else len(names)
+            cm[row, names.index(truth)] += 1
+        fig, ax = plt.subplots(figsize=(5, 5))
+        ax.imshow(cm, cmap="Blues")
+        ax.set_xticks(range(len(names)), names, rotation=45)
+        ax.set_yticks(range(len(names) + 1), names + ["unknown"])
+        ax.set_xlabel("true gesture")
+        ax.set_ylabel("board's answer")
+        for i in range(cm.shape[0]):
+            for j in range(cm.shape[1]):
+                if cm[i, j]:
+                    ax.text(j, i, cm[i, j], ha="center", va="center")
+        ax.set_title("Enrolled gestures, classified on the board")
+        fig.tight_layout()
+        path = os.path.join(out_dir, "gesture_confusion.png")
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def table(rows):
+    width = max(len(r[0]) for r in rows)
+    return "\n".join("%-*s  %s" % (width, k, v) for k, v in rows)
+
+
+def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, parts=("gestures", "anomaly")):
+    """Run the demo; returns the summary dict (also written to out_dir/summary.json)."""
+    from .virtual_board import VirtualBoard
+    profile = boards.load(board)
+    vb = None
+    start = time.time()
+    if port is None:
+        vb = VirtualBoard(board).start()
+        port = vb.device
+        log("virtual board %s (heap %s) on %s" % (board, profile["heap"], port))
+    summary = {"board": board, "port": port}
+    try:
+        model = None
+        if "gestures" in parts:
+            from . import demo_gestures
+            model = demo_gestures.MODEL
+        flash.flash(port, board, model, log=log)
+        with Board(port) as b:
+            def fs_put(name, write):
+                # write a host file and copy it to the board's flash
+                tmp = os.path.join(out_dir, name)
+                os.makedirs(out_dir, exist_ok=True)
+                write(tmp)
+                with open(tmp, "rb") as f:
+                    b.put(f.read(), "/" + name)
+                os.remove(tmp)
+            gestures = anomaly = None
+            if "gestures" in parts:
+                gestures = demo_gestures.run(b, fs_put, speed, log)
+                summary["gestures"] = {k: v for k, v in gestures.items() if k not in ("truth", "predicted")}
+            if "anomaly" in parts:
+                b.soft_reset()
+                anomaly = run_anomaly(b, fs_put, speed, log)
+                summary["anomaly"] = {k: v for k, v in anomaly.items() if k not in ("scores", "labels")}
+    finally:
+        if vb:
+            vb.stop()
+    summary["seconds"] = round(time.time() - start, 1)
+    summary["plots"] = plots(out_dir, gestures, anomaly)
+    ok = True
+    rows = [("board", "%s (%s)" % (board, port))]
+    if gestures:
+        g = gestures
+        ok &= g["embeddings_equal"] == g["windows"] and g["decisions_equal"] == g["queries"]
+        rows += [("gestures", "%d novel classes, %d-shot, %d enrolled, %d classified"
+                  % (len(g["classes"]), g["shots"], g["enrolled"], g["queries"])),
+                 ("  accuracy (board)", "%.1f %% (%d unknown)" % (100 * g["accuracy"], g["unknown"])),
+                 ("  embeddings matched", "%d / %d" % (g["embeddings_equal"], g["windows"])),
+                 ("  decisions matched", "%d / %d" % (g["decisions_equal"], g["queries"])),
+                 ("  time per window", "%.1f ms (front end + embed + classify, board clock)" % (g["us_per_window"] / 1000)),
+                 ("  heap in use", "%d bytes at most (live, after gc.collect())" % g["peak_heap"])]
+    if anomaly:
+        a = anomaly
+        ok &= a["scores_equal"] == a["windows"] and a["threshold"] == a["reference_threshold"]
+        rows += [("anomaly", "%d windows scored after learning normal on %d" % (a["windows"], DAPHNET_LEARN)),
+                 ("  ROC-AUC (board)", "%.3f" % a["auc"]),
+                 ("  freezes caught", "%d / %d, false alarms %d / %d" % (a["caught"], a["episodes"], a["false_alarms"], a["normal_windows"])),
+                 ("  scores matched", "%d / %d (threshold %s)" % (a["scores_equal"], a["windows"],
+                                                                "equal" if a["threshold"] == a["reference_threshold"] else "DIFFERENT")),
+                 ("  time per window", "%.1f ms (features + score, board clock)" % (a["us_per_window"] / 1000)),
+                 ("  heap in use", "%d bytes at most (live, after gc.collect())" % a["peak_heap"])]
+    rows += [("total time", "%.1f s" % summary["seconds"]), ("plots", ", ".join(summary["plots"]))]
+    summary["ok"] = bool(ok)
+    log("")
+    log(table(rows))
+    log("board and reference agree exactly" if ok else "MISMATCH between the board and the reference")
+    with open(os.path.join(out_dir, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    return summary
+
+
+def add_arguments(p):
+    p.add_argument("--port", default=os.environ.get("PORT") or None, help="a real board (default: virtual board)")
+    p.add_argument("--board", default=os.environ.get("BOARD") or "virtual", help="board profile")
+    p.add_argument("--out", default="demo_out", help="folder for plots and summary.json")
+    p.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = the recordings' real rate)")
+
+
+def run(args):
+    try:
+        return 0 if demo(args.port, args.board, args.out, args.speed)["ok"] else 1
+    except (BoardError, boards.BoardError) as e:
+        print("demo failed: %s" % e)
+        return 1
