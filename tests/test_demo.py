@@ -1,0 +1,16 @@
+"""The demo's anomaly part end to end on the virtual board (the full demo is `make demo`)."""
+import json
+
+from host_tools import demo
+
+
+def test_demo_anomaly_part(tmp_path):
+    lines = []
+    s = demo.demo(out_dir=str(tmp_path), speed=32, log=lines.append, parts=("anomaly",))
+    a = s["anomaly"]
+    assert s["ok"] and a["scores_equal"] == a["windows"] > 60
+    assert a["caught"] == a["episodes"] == 4
+    assert a["false_alarms"] < a["normal_windows"] // 5
+    assert (tmp_path / "anomaly_scores.png").stat().st_size > 10000
+    assert json.loads((tmp_path / "summary.json").read_text())["ok"]
+    assert any("board and reference agree exactly" in line for line in lines)
