@@ -16,7 +16,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
-	$(BIN)/tinyenroll demo
+	$(BIN)/tinyenroll demo $(if $(PORT),--port $(PORT)) $(if $(BOARD),--board $(BOARD))
 
 bench: $(STAMP)
 	$(BIN)/tinyenroll bench
