@@ -1,0 +1,196 @@
+"""Few-shot accuracy of on-device enrollment on real data, against the raw-window baseline.
+
+    tinyenroll fewshot --dataset PickupGestureWiimoteZ|JapaneseVowels|all [--episodes 200]
+                       [--json] [--plots DIR]
+
+Protocol: base classes = the first half of the labels in natural order (rounded up), novel =
+the rest. The embedding is trained on base-class TRAIN windows only. Each episode draws K
+supports per novel class from novel TRAIN; the queries are all novel TEST windows; 200
+episodes, seed 0, K = 1 and 5. Rows:
+  raw    each channel resampled to 64 points, window z-normalised, 1-NN Euclidean (float)
+  float  the float embedding, 1-NN
+  int8   embeddings computed by the firmware (tinyenroll.model, plain backend) and classified
+         by the firmware's enrollment code (tinyenroll.enroll.Enroller, k=1, "knn")
+Open set: with K=5 supports and the Enroller's calibrated threshold, the share of base-class
+TEST windows (classes never enrolled) answered "unknown", the share of novel queries
+answered "unknown", and the AUROC of the best-class score for known vs unknown windows.
+"""
+import json
+import os
+
+import numpy as np
+from tqdm import tqdm
+
+from . import datasets, modelfile, train
+
+SHOTS = (1, 5)
+
+
+def raw_features(series):
+    out = []
+    for s in series:
+        t = np.linspace(0, len(s) - 1, 64)
+        r = np.stack([np.interp(t, np.arange(len(s)), s[:, c]) for c in range(s.shape[1])], 1)
+        out.append(((r - r.mean()) / max(r.std(), 1e-9)).T.ravel())
+    return np.array(out)
+
+
+def one_nn(sup_e, sup_y, q_e):
+    d = ((q_e[:, None, :].astype(np.float64) - sup_e[None].astype(np.float64)) ** 2).sum(-1)
+    return np.asarray(sup_y)[d.argmin(1)]
+
+
+def auroc(known_scores, unknown_scores):
+    """P(an unknown window scores higher (farther) than a known one), ties half."""
+    k = np.asarray(known_scores, np.float64)[:, None]
+    u = np.asarray(unknown_scores, np.float64)[None, :]
+    return float((u > k).mean() + 0.5 * (u == k).mean())
+
+
+def evaluate(name, episodes=200, seed=0, progress=True):
+    from tinyenroll.enroll import Enroller
+    tr, ltr = datasets.load(name, "TRAIN")
+    te, lte = datasets.load(name, "TEST")
+    base, novel = datasets.base_novel(ltr)
+    ltr, lte = np.array(ltr), np.array(lte)
+    b_idx = [i for i in range(len(tr)) if ltr[i] in base]
+    model, info = train.fit([tr[i] for i in b_idx], ltr[b_idx], seed=seed)
+    data = modelfile.to_bytes(model)
+    x_tr, x_te = train.prepare_all(tr, info["length"]), train.prepare_all(te, info["length"])
+    emb = {
+        "raw": (raw_features(tr), raw_features(te)),
+        "float": (train.float_embed(info, x_tr), train.float_embed(info, x_te)),
+        "int8": (train.firmware_embed(data, x_tr), train.firmware_embed(data, x_te)),
+    }
+    q = np.flatnonzero(np.isin(lte, novel))
+    unknown_q = np.flatnonzero(np.isin(lte, base))
+    rng = np.random.default_rng(seed)
+    acc = {k: {K: [] for K in SHOTS} for k in emb}
+    open_set = {"rejected_unknown": [], "rejected_known": [], "auroc": []}
+    confusion = np.zeros((len(novel) + 1, len(novel)), int)
+    e_tr, e_te = emb["int8"]
+    for _ in tqdm(range(episodes), desc=name, disable=not progress):
+        for K in SHOTS:
+            sup = np.concatenate([rng.choice(np.flatnonzero(ltr == c), K, replace=False) for c in novel])
+            for kind in ("raw", "float"):
+                a, b = emb[kind]
+                acc[kind][K].append(float((one_nn(a[sup], ltr[sup], b[q]) == lte[q]).mean()))
+            e = Enroller(e_tr.shape[1], k=1, capacity=len(sup), max_classes=len(novel), max_per_class=K)
+            for i in sup:
+                e.add(str(ltr[i]), e_tr[i].tobytes())
+            hits, known_scores, unknown_scores, rej_known = 0, [], [], 0
+            for i in q:
+                label, score, _ = e.classify(e_te[i].tobytes())
+                hits += e.nearest == lte[i]
+                rej_known += label is None
+                known_scores.append(score)
+                if K == 5:
+                    got = novel.index(e.nearest) if label is not None else len(novel)
+                    confusion[got, novel.index(lte[i])] += 1
+            acc["int8"][K].append(hits / len(q))
+            if K == 5:
+                rej = 0
+                for i in unknown_q:
+                    label, score, _ = e.classify(e_te[i].tobytes())
+                    rej += label is None
+                    unknown_scores.append(score)
+                open_set["rejected_unknown"].append(rej / len(unknown_q))
+                open_set["rejected_known"].append(rej_known / len(q))
+                open_set["auroc"].append(auroc(known_scores, unknown_scores))
+    return {
+        "dataset": name, "base": base, "novel": novel, "episodes": episodes,
+        "ways": len(novel), "queries": int(len(q)),
+        "accuracy": {k: {str(K): float(np.mean(v[K])) for K in SHOTS} for k, v in acc.items()},
+        "open_set": {k: float(np.mean(v)) for k, v in open_set.items()},
+        "model": {"in": model["in_dim"], "embedding": info["embedding"], "bytes": len(data),
+                  "weights": int(sum(l["w"].size for l in model["layers"] if l["type"] == "dense"))},
+        "confusion_int8_5shot": confusion.tolist(),
+        "_emb": emb, "_labels": (ltr, lte),
+    }
+
+
+def table(results):
+    lines = ["%-22s %5s %8s %8s %8s" % ("dataset", "shots", "raw", "float", "int8")]
+    for r in results:
+        for K in SHOTS:
+            a = r["accuracy"]
+            lines.append("%-22s %5s %7.1f%% %7.1f%% %7.1f%%" % (
+                "%s %d-way" % (r["dataset"][:14], r["ways"]), K, 100 * a["raw"][str(K)],
+                100 * a["float"][str(K)], 100 * a["int8"][str(K)]))
+    lines.append("")
+    lines.append("open set (5-shot, calibrated threshold): unseen-class windows rejected / "
+                 "enrolled-class windows rejected / AUROC known vs unknown")
+    for r in results:
+        o = r["open_set"]
+        lines.append("  %-20s %5.1f%% / %5.1f%% / %.3f" % (r["dataset"][:20], 100 * o["rejected_unknown"],
+                                                          100 * o["rejected_known"], o["auroc"]))
+    return "\n".join(lines)
+
+
+def plots(results, out_dir, seed=0):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.decomposition import PCA
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    for r in results:
+        name = r["dataset"]
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for kind in ("raw", "float", "int8"):
+            ax.plot(SHOTS, [100 * r["accuracy"][kind][str(K)] for K in SHOTS], "o-", label=kind)
+        ax.set_xlabel("shots per class")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_xticks(SHOTS)
+        ax.set_title("%s: %d-way few-shot" % (name, r["ways"]))
+        ax.legend()
+        fig.tight_layout()
+        written.append(os.path.join(out_dir, "%s_accuracy.png" % name))
+        fig.savefig(written[-1], dpi=100)
+        plt.close(fig)
+        e_tr, e_te = r["_emb"]["int8"]
+        ltr, lte = r["_labels"]
+        q = np.isin(lte, r["novel"])
+        p = PCA(2, random_state=seed).fit_transform(e_te[q].astype(np.float64))
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for c in r["novel"]:
+            m = lte[q] == c
+            ax.scatter(p[m, 0], p[m, 1], s=14, label=c)
+        ax.set_title("%s: int8 embeddings of novel TEST windows (PCA)" % name, fontsize=9)
+        ax.legend(fontsize=7, title="class")
+        fig.tight_layout()
+        written.append(os.path.join(out_dir, "%s_embeddings.png" % name))
+        fig.savefig(written[-1], dpi=100)
+        plt.close(fig)
+        cm = np.array(r["confusion_int8_5shot"])
+        fig, ax = plt.subplots(figsize=(5, 4.5))
+        ax.imshow(cm, cmap="Blues")
+        ax.set_xticks(range(len(r["novel"])), r["novel"])
+        ax.set_yticks(range(len(r["novel"]) + 1), r["novel"] + ["unknown"])
+        ax.set_xlabel("true class")
+        ax.set_ylabel("answer (int8, 5-shot, all episodes)")
+        ax.set_title("%s: confusion of the int8 run" % name, fontsize=9)
+        fig.tight_layout()
+        written.append(os.path.join(out_dir, "%s_confusion.png" % name))
+        fig.savefig(written[-1], dpi=100)
+        plt.close(fig)
+    return written
+
+
+def add_arguments(p):
+    p.add_argument("--dataset", default="all", choices=list(datasets.NAMES) + ["all"])
+    p.add_argument("--episodes", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--plots", help="folder for PNG plots")
+
+
+def run(args):
+    names = datasets.NAMES if args.dataset == "all" else (args.dataset,)
+    results = [evaluate(n, args.episodes, args.seed, progress=not args.json) for n in names]
+    if args.plots:
+        for path in plots(results, args.plots, args.seed):
+            print("wrote", path)
+    clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in results]
+    print(json.dumps(clean, indent=1) if args.json else table(clean))
+    return 0
