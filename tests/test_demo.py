@@ -14,3 +14,11 @@ def test_demo_anomaly_part(tmp_path):
     assert (tmp_path / "anomaly_scores.png").stat().st_size > 10000
     assert json.loads((tmp_path / "summary.json").read_text())["ok"]
     assert any("board and reference agree exactly" in line for line in lines)
+
+
+def test_demo_gesture_part(tmp_path):
+    s = demo.demo(out_dir=str(tmp_path), speed=64, log=lambda *_: None, parts=("gestures",))
+    g = s["gestures"]
+    assert s["ok"] and g["embeddings_equal"] == g["windows"] == 40 and g["decisions_equal"] == 25
+    assert g["accuracy"] > 0.5  # 5 gestures the model never saw, 3 shots each
+    assert (tmp_path / "gesture_confusion.png").stat().st_size > 10000

@@ -1,0 +1,97 @@
+"""The demo's gesture part: enroll novel gestures few-shot on the board, classify the rest.
+
+The model (host_tools/data/wiimote.tem) was trained on gestures 1-5 only; gestures 6-10 are
+new to it. Their TRAIN series (SHOTS per class) and all their TEST series are written, in that
+order, into one recording (int16 milli-g) that the board's replay sensor plays at RATE_HZ: the
+dataset does not state its sample rate, 100 Hz is assumed. For every window the host sends one
+REPL line; the board reads the window from the sensor, runs the front end and the model, and
+enrolls or classifies, printing the embedding and the answer for checking.
+"""
+import json
+import os
+
+import numpy as np
+
+from . import datasets, knn_ref, modelfile, recording, reference, train
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODEL = os.path.join(HERE, "data", "wiimote.tem")
+SHOTS = 3
+RATE_HZ = 100
+K = 3
+
+SETUP = """
+import array, binascii, gc, json, os, time
+from tinyenroll import frontend, learner, model
+from tinyenroll.sensors.replay import Replay
+for _f in ('/learned.cur', '/learned.prev', '/learned.tmp'):
+    try:
+        os.remove(_f)
+    except OSError:
+        pass
+_m = model.load('/model.tem')
+_L = learner.Learner(_m, '/learned', k=%(k)d, capacity=64)
+_s = Replay('/gestures.ter', loop=False, speed=%(speed)r)
+_buf = array.array('h', bytes(2 * %(longest)d))
+_x = bytearray(%(length)d)
+def _g(n, label):
+    _s.read_window(_buf, n)
+    t = time.ticks_us()
+    frontend.prepare(_buf, n, 1, %(length)d, _x)
+    e = _m.embed(_x)
+    h = binascii.hexlify(bytes(e)).decode()
+    if label:
+        _L.enroll(label, embedding=e, why='demo')
+        r = None
+    else:
+        r = list(_L.classify(embedding=e))
+    us = time.ticks_diff(time.ticks_us(), t)
+    gc.collect()
+    print(json.dumps([h, r, us, gc.mem_alloc()]))
+"""
+
+
+def run(b, fs_put, speed, log):
+    info = json.load(open(MODEL + ".json"))
+    length = info["length"]
+    tr, ltr = datasets.load("PickupGestureWiimoteZ", "TRAIN")
+    te, lte = datasets.load("PickupGestureWiimoteZ", "TEST")
+    _, novel = datasets.base_novel(ltr)
+    enroll = [i for c in novel for i in [j for j, y in enumerate(ltr) if y == c][:SHOTS]]
+    queries = [i for i, y in enumerate(lte) if y in novel]
+    series = [train.to_int16(tr[i]) for i in enroll] + [train.to_int16(te[i]) for i in queries]
+    labels = ["g" + ltr[i] for i in enroll] + [None] * len(queries)
+    truth = ["g" + ltr[i] for i in enroll] + ["g" + lte[i] for i in queries]
+    fs_put("gestures.ter", lambda path: recording.write(path, np.concatenate(series), RATE_HZ))
+    longest = max(len(s) for s in series)
+    b.exec(SETUP % dict(k=K, speed=speed, longest=longest, length=length), "setting up gestures")
+    log("gestures: %d novel classes, enrolling %d shots each then classifying %d windows, replayed at "
+        "%d Hz x%g..." % (len(novel), SHOTS, len(queries), RATE_HZ, speed))
+    answers = []
+    for s, label in zip(series, labels):
+        out = b.exec("_g(%d, %r)" % (len(s), label), "gesture window").strip().splitlines()[-1]
+        answers.append(json.loads(out))
+    # the reference: front end, model and search in numpy
+    model = modelfile.read(MODEL)
+    x = np.stack([train.frontend(s, length) for s in series])
+    ref = reference.forward_batch(model, x)
+    board_emb = np.stack([np.frombuffer(bytes.fromhex(a[0]), np.int8) for a in answers])
+    n_en = len(enroll)
+    names = []
+    for lab in labels[:n_en]:
+        if lab not in names:
+            names.append(lab)
+    lab_idx = np.array([names.index(lab) for lab in labels[:n_en]])
+    ref_dec = [list(knn_ref.classify(ref[i], ref[:n_en], lab_idx, names, K, "knn")) for i in range(n_en, len(series))]
+    board_dec = [a[1] for a in answers[n_en:]]
+    predicted = [d[0] for d in board_dec]
+    return {
+        "classes": names, "shots": SHOTS, "enrolled": n_en, "queries": len(queries), "windows": len(series),
+        "accuracy": float(np.mean([p == t for p, t in zip(predicted, truth[n_en:])])),
+        "unknown": sum(1 for p in predicted if p is None),
+        "embeddings_equal": int((board_emb == ref).all(axis=1).sum()),
+        "decisions_equal": sum(1 for x, y in zip(board_dec, ref_dec) if x == y),
+        "us_per_window": float(np.median([a[2] for a in answers])),
+        "peak_heap": max(a[3] for a in answers),
+        "truth": truth[n_en:], "predicted": predicted,
+    }
