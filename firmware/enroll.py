@@ -214,30 +214,10 @@ class Enroller:
             kernels.sqdist(q, qn, self.protos, self.pnorms, ncls, d, self.dist)
             return [self.dist[c] for c in range(ncls)]
         kernels.sqdist(q, qn, self.rows, self.norms, self.count, d, self.dist)
-        # one pass keeping each class's k smallest distances, sorted, in topk[c*k:(c+1)*k]
+        kernels.class_topk(self.dist, self.lab, self.count, self.k, ncls, self._topk, self._fill)
         k = self.k
         top = self._topk
         fill = self._fill
-        for c in range(ncls):
-            fill[c] = 0
-        lab = self.lab
-        dist = self.dist
-        for i in range(self.count):
-            c = lab[i]
-            v = dist[i]
-            m = fill[c]
-            base = c * k
-            if m < k:
-                j = m
-                fill[c] = m + 1
-            elif v < top[base + k - 1]:
-                j = k - 1
-            else:
-                continue
-            while j > 0 and top[base + j - 1] > v:
-                top[base + j] = top[base + j - 1]
-                j -= 1
-            top[base + j] = v
         out = []
         for c in range(ncls):
             s = 0

@@ -100,4 +100,10 @@ def sqdist(q, qnorm, rows, norms, count, dim, out):
     _backend.sqdist(q, qnorm, rows, norms, count, dim, out)
 
 
+def class_topk(dist, lab, count, k, ncls, top, fill):
+    """For each class c < ncls: the k smallest dist[i] with lab[i] == c, ascending, into
+    top[c*k:c*k+fill[c]] (top: array 'i'; fill: bytearray, its count). One pass over count rows."""
+    _backend.class_topk(dist, lab, count, k, ncls, top, fill)
+
+
 select(available()[0])

@@ -68,3 +68,24 @@ def sqdist(q, qnorm, rows, norms, count, dim, out):
             d += a * a
         out[r] = d
         base += dim
+
+
+def class_topk(dist, lab, count, k, ncls, top, fill):
+    for c in range(ncls):
+        fill[c] = 0
+    for i in range(count):
+        c = lab[i]
+        v = dist[i]
+        m = fill[c]
+        base = c * k
+        if m < k:
+            j = m
+            fill[c] = m + 1
+        elif v < top[base + k - 1]:
+            j = k - 1
+        else:
+            continue
+        while j > 0 and top[base + j - 1] > v:
+            top[base + j] = top[base + j - 1]
+            j -= 1
+        top[base + j] = v

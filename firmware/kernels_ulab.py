@@ -52,3 +52,8 @@ def sqdist(q, qnorm, rows, norms, count, dim, out):
     dots = np.dot(m, np.frombuffer(q, dtype=np.int8, count=dim))
     for r in range(count):
         out[r] = norms[r] + qnorm - 2 * int(dots[r])
+
+
+def class_topk(dist, lab, count, k, ncls, top, fill):
+    from .kernels_plain import class_topk as plain
+    plain(dist, lab, count, k, ncls, top, fill)

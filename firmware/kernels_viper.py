@@ -58,6 +58,34 @@ def _sqdist(q, rows, count: int, dim: int, out):
         base += dim
 
 
+@micropython.viper
+def _class_topk(dist, lab, count: int, k: int, ncls: int, top, fill):
+    # distances are non-negative and below 2**31, so 32-bit loads need no sign handling
+    pd = ptr32(dist)
+    pl = ptr8(lab)
+    pt = ptr32(top)
+    pf = ptr8(fill)
+    for c in range(ncls):
+        pf[c] = 0
+    for i in range(count):
+        c = int(pl[i])
+        v = int(pd[i])
+        m = int(pf[c])
+        base = c * k
+        j = 0
+        if m < k:
+            j = m
+            pf[c] = m + 1
+        elif v < int(pt[base + k - 1]):
+            j = k - 1
+        else:
+            continue
+        while j > 0 and int(pt[base + j - 1]) > v:
+            pt[base + j] = pt[base + j - 1]
+            j -= 1
+        pt[base + j] = v
+
+
 def dense(layer, x, y):
     _dense(layer.w, layer.bias_off, layer.shift, x, y, layer.n_in, layer.n_out, layer.lo)
 
@@ -73,3 +101,7 @@ def l2norm(y, n):
 
 def sqdist(q, qnorm, rows, norms, count, dim, out):
     _sqdist(q, rows, count, dim, out)
+
+
+def class_topk(dist, lab, count, k, ncls, top, fill):
+    _class_topk(dist, lab, count, k, ncls, top, fill)

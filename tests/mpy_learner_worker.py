@@ -19,6 +19,15 @@ def win(req):
     return binascii.unhexlify(req["win"]) if "win" in req else None
 
 
+def new_learner(req):
+    global L
+    L = learner.Learner(M, req["prefix"], dim=req.get("dim"), k=req.get("k", 3),
+                        mode=req.get("mode", "knn"), capacity=req.get("capacity", 200),
+                        max_classes=req.get("max_classes", 16), max_per_class=req.get("max_per_class", 20),
+                        policy=req.get("policy", "replace"))
+    return L.problems
+
+
 def handle(req):
     global L, M, ARGS
     op = req["op"]
@@ -26,18 +35,18 @@ def handle(req):
         return kernels.select(req["name"])
     if op == "new":
         ARGS = req
+        L = M = None
+        gc.collect()
         if req.get("model"):
             M = model.load(req["model"])
-        L = learner.Learner(M, req["prefix"], dim=req.get("dim"), k=req.get("k", 3),
-                            mode=req.get("mode", "knn"), capacity=req.get("capacity", 200),
-                            max_classes=req.get("max_classes", 16), max_per_class=req.get("max_per_class", 20),
-                            policy=req.get("policy", "replace"))
-        return L.problems
+        return new_learner(req)
     if op == "reopen":
+        # a new Learner from what is on flash, over the model already loaded (a board
+        # application loads its model first, once: reloading 15 KB into a heap that 200
+        # enrollments have fragmented is not what a board does)
         L = None
-        M = None
         gc.collect()
-        return handle(ARGS)
+        return new_learner(ARGS)
     if op == "enroll":
         return L.enroll(req["label"], window=win(req), embedding=emb(req))
     if op == "classify":

@@ -24,7 +24,7 @@ class Replay:
         if version != 1 or self.channels < 1 or self.rate_hz < 1:
             raise ValueError("%s: unsupported recording (version %d)" % (path, version))
         self.recorded_hz = self.rate_hz
-        self.rate_hz = self.rate_hz * speed  # speed > 1 replays faster than real time (tests)
+        self.rate_hz = int(self.rate_hz * speed)  # speed > 1 replays faster than real time (tests)
         self.loop = loop
         self.position = 0
         self._frame = array.array("h", [0] * self.channels)

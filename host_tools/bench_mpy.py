@@ -1,0 +1,217 @@
+# Runs inside MicroPython (host_tools/bench.py starts it): times the on-device pipeline with the
+# selected kernel backend and a naive plain-Python baseline of the same computation, printing one
+# JSON object per line. Argument: a JSON config file.
+import sys
+import gc
+import json
+import time
+import array
+
+from tinyenroll import kernels, model, enroll, anomaly
+
+cfg = json.load(open(sys.argv[1]))
+kernels.select(cfg["backend"])
+REPS = cfg["reps"]
+
+
+def emit(**kw):
+    print(json.dumps(kw))
+
+
+def timed(fn, reps):
+    # (times in us, bytes allocated by one call with the GC off: the step's transient peak)
+    out = []
+    for _ in range(reps):
+        gc.collect()
+        t = time.ticks_us()
+        fn()
+        out.append(time.ticks_diff(time.ticks_us(), t))
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    fn()
+    peak = gc.mem_alloc() - a
+    gc.enable()
+    return out, peak
+
+
+def lcg(seed):
+    # small deterministic PRNG so the board and the baseline see the same data
+    x = seed
+    while True:
+        x = (1103515245 * x + 12345) & 0x7FFFFFFF
+        yield x
+
+
+def s8(v):
+    return v - 256 if v > 127 else v
+
+
+# ---------------------------------------------------------------- naive baselines
+
+def naive_layers(m):
+    # the model as lists of Python ints: what one writes without buffers or kernels
+    out = []
+    for kind, layer, n in m.layers:
+        if kind == model.DENSE:
+            w = [[s8(layer.w[i * layer.n_in + j]) for j in range(layer.n_in)] for i in range(layer.n_out)]
+            out.append(("dense", w, list(layer.bias), list(layer.shift), layer.lo))
+        else:
+            out.append((kind, None, None, None, None))
+    return out
+
+
+def naive_embed(layers, x):
+    v = [s8(b) for b in x]
+    for kind, w, bias, shift, lo in layers:
+        if kind == "dense":
+            y = []
+            for i in range(len(w)):
+                acc = bias[i]
+                for j in range(len(v)):
+                    acc += w[i][j] * v[j]
+                k = shift[i]
+                if k:
+                    acc = (acc + (1 << (k - 1))) >> k
+                y.append(min(127, max(lo, acc)))
+            v = y
+        elif kind == model.L2NORM:
+            s = sum([a * a for a in v])
+            if s:
+                n = kernels.isqrt(s)
+                v = [(254 * a + n) // (2 * n) for a in v]
+    return v
+
+
+def naive_classify(rows, labels, q, k, ncls):
+    per = [[] for _ in range(ncls)]
+    for r, c in zip(rows, labels):
+        d = 0
+        for a, b in zip(r, q):
+            d += (a - b) * (a - b)
+        per[c].append(d)
+    scores = []
+    for p in per:
+        p.sort()
+        top = p[:k]
+        scores.append(sum(top) // len(top))
+    best = min(range(ncls), key=lambda c: scores[c])
+    return best, scores[best]
+
+
+# ---------------------------------------------------------------- steps
+
+for path in cfg["models"]:
+    gc.collect()
+    a0 = gc.mem_alloc()
+    times = []
+    for _ in range(REPS):
+        gc.collect()
+        t = time.ticks_us()
+        m = model.load(path)
+        times.append(time.ticks_diff(time.ticks_us(), t))
+        m = None
+    gc.collect()
+    a0 = gc.mem_alloc()
+    m = model.load(path)
+    gc.collect()
+    held = gc.mem_alloc() - a0
+    macs = 0
+    for kind, layer, n in m.layers:
+        if kind == model.DENSE:
+            macs += layer.n_in * layer.n_out
+    emit(step="load", model=path, us=times, held=held, size=m.size, macs=macs, in_dim=m.in_dim, out_dim=m.out_dim)
+    g = lcg(7)
+    x = bytes([next(g) & 0xFF for _ in range(m.in_dim)])
+    us, peak = timed(lambda: m.embed(x), REPS)
+    got = list(bytes(m.embed(x)))
+    base_layers = naive_layers(m)
+    if cfg["baseline"]:
+        bus, bpeak = timed(lambda: naive_embed(base_layers, x), max(1, REPS // 2))
+        same = [v & 0xFF for v in naive_embed(base_layers, x)] == got
+    else:
+        bus, bpeak, same = None, None, None
+    emit(step="embed", model=path, us=us, peak=peak, baseline_us=bus, baseline_peak=bpeak, same=same)
+    m = base_layers = None
+    gc.collect()
+
+DIM = 32
+NCLS = 10
+for n in cfg["sizes"]:
+    for mode in ("knn", "prototype"):
+        gc.collect()
+        try:
+            e = enroll.Enroller(DIM, k=3, mode=mode, capacity=n, max_classes=NCLS, max_per_class=n)
+        except MemoryError:
+            emit(step="classify", n=n, mode=mode, error="MemoryError")
+            continue
+        g = lcg(n)
+        rows, labs = [], []
+        centres = [[(next(g) % 161) - 80 for _ in range(DIM)] for _ in range(NCLS)]
+        for i in range(n):
+            c = i % NCLS
+            v = bytes([(centres[c][j] + (next(g) % 41) - 20) & 0xFF for j in range(DIM)])
+            e.add("c%d" % c, v)
+            if cfg["baseline"] and mode == "knn":
+                rows.append([s8(b) for b in v])
+                labs.append(c)
+        q = bytes([(centres[3][j] + 5) & 0xFF for j in range(DIM)])
+        e.calibration()
+        us, peak = timed(lambda: e.classify(q), REPS)
+        label, score, _ = e.classify(q)
+        rec = dict(step="classify", n=n, mode=mode, us=us, peak=peak, label=label, score=score)
+        if cfg["baseline"] and mode == "knn":
+            qq = [s8(b) for b in q]
+            bus, bpeak = timed(lambda: naive_classify(rows, labs, qq, 3, NCLS), max(1, REPS // 2))
+            best, bscore = naive_classify(rows, labs, qq, 3, NCLS)
+            rec.update(baseline_us=bus, baseline_peak=bpeak, same=("c%d" % best, bscore) == (e.nearest, score))
+        emit(**rec)
+        e = rows = labs = None
+        gc.collect()
+
+# bytes per enrolled example: what a bigger capacity holds
+gc.collect()
+a0 = gc.mem_alloc()
+e1 = enroll.Enroller(DIM, capacity=1)
+gc.collect()
+a1 = gc.mem_alloc()
+e2 = enroll.Enroller(DIM, capacity=201)
+gc.collect()
+a2 = gc.mem_alloc()
+emit(step="bytes_per_example", dim=DIM, bytes=(a2 - a1 - (a1 - a0)) / 200.0)
+e1 = e2 = None
+
+# anomaly: the normal set at its cap (45 raw band features, capacity 128)
+gc.collect()
+cap = cfg["anomaly_capacity"]
+det = anomaly.Detector(45, capacity=cap, k=2, raw=True)
+g = lcg(3)
+feat = [0] * 45
+for i in range(cap + 20):
+    for j in range(45):
+        feat[j] = 1000 + (next(g) % 200)
+    det.learn(feat)
+det.finish()
+for j in range(45):
+    feat[j] = 1000 + (next(g) % 300)
+us, peak = timed(lambda: det.check(feat), REPS)
+score = det.check(feat)[0]
+rec = dict(step="anomaly", capacity=cap, us=us, peak=peak, score=score)
+if cfg["baseline"]:
+    rows = [[s8(det.rows[i * 45 + j]) for j in range(45)] for i in range(det.count)]
+    q8 = [s8(b) for b in det.to_int8(feat)]
+
+    def naive_anomaly():
+        ds = []
+        for r in rows:
+            d = 0
+            for a, b in zip(r, q8):
+                d += (a - b) * (a - b)
+            ds.append(d)
+        ds.sort()
+        return ds[0] + ds[1]
+    bus, bpeak = timed(naive_anomaly, max(1, REPS // 2))
+    rec.update(baseline_us=bus, baseline_peak=bpeak, same=naive_anomaly() == score)
+emit(**rec)
+gc.collect()
+emit(step="done", free=gc.mem_free(), alloc=gc.mem_alloc())

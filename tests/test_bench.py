@@ -1,0 +1,23 @@
+"""`tinyenroll bench --quick` runs in the real VM and writes sane JSON (numbers are not asserted)."""
+import json
+
+from host_tools import cli
+
+
+def test_bench_quick_writes_results(tmp_path, capsys):
+    out = tmp_path / "results.json"
+    assert cli.main(["bench", "--quick", "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert "speedup" in capsys.readouterr().out
+    backends = {run["backend"] for run in r["runs"]}
+    assert backends == {"viper", "plain"}
+    steps = {row["what"] for row in r["rows"]}
+    assert {"embed demo (wiimote 64->32)", "embed 12k (192->64->32)", "classify knn n=50",
+            "anomaly score (normal set 128)"} <= steps
+    for row in r["rows"]:
+        assert row["median_us"] > 0 and row["min_us"] <= row["median_us"] <= row["max_us"]
+        if "same" in row:
+            assert row["same"] is True, row  # the naive baseline computed the same answer
+    assert r["fit_96k"]["viper"]["fits"] and r["fit_96k"]["plain"]["fits"]
+    assert 32 < r["bytes_per_example"]["viper"] < 64
+    assert r["cost_model"]["rp2040_pico"]["prefer"] == "viper"
