@@ -29,8 +29,11 @@ def timed(fn, reps):
     gc.collect()
     gc.disable()
     a = gc.mem_alloc()
-    fn()
-    peak = gc.mem_alloc() - a
+    try:
+        fn()
+        peak = gc.mem_alloc() - a
+    except MemoryError:
+        peak = None  # the call allocates more than the heap holds without collecting
     gc.enable()
     return out, peak
 
@@ -85,11 +88,12 @@ def naive_embed(layers, x):
 
 def naive_classify(rows, labels, q, k, ncls):
     per = [[] for _ in range(ncls)]
-    for r, c in zip(rows, labels):
+    for i in range(len(rows)):
+        r = rows[i]
         d = 0
-        for a, b in zip(r, q):
-            d += (a - b) * (a - b)
-        per[c].append(d)
+        for j in range(len(q)):
+            d += (r[j] - q[j]) * (r[j] - q[j])
+        per[labels[i]].append(d)
     scores = []
     for p in per:
         p.sort()
@@ -146,15 +150,17 @@ for n in cfg["sizes"]:
             emit(step="classify", n=n, mode=mode, error="MemoryError")
             continue
         g = lcg(n)
-        rows, labs = [], []
+        rows, labs = [None] * n, [0] * n
         centres = [[(next(g) % 161) - 80 for _ in range(DIM)] for _ in range(NCLS)]
         for i in range(n):
             c = i % NCLS
             v = bytes([(centres[c][j] + (next(g) % 41) - 20) & 0xFF for j in range(DIM)])
             e.add("c%d" % c, v)
             if cfg["baseline"] and mode == "knn":
-                rows.append([s8(b) for b in v])
-                labs.append(c)
+                rows[i] = [s8(b) for b in v]
+                labs[i] = c
+            if i % 64 == 63:
+                gc.collect()
         q = bytes([(centres[3][j] + 5) & 0xFF for j in range(DIM)])
         e.calibration()
         us, peak = timed(lambda: e.classify(q), REPS)
@@ -205,8 +211,8 @@ if cfg["baseline"]:
         ds = []
         for r in rows:
             d = 0
-            for a, b in zip(r, q8):
-                d += (a - b) * (a - b)
+            for j in range(45):
+                d += (r[j] - q8[j]) * (r[j] - q8[j])
             ds.append(d)
         ds.sort()
         return ds[0] + ds[1]
