@@ -163,13 +163,19 @@ def run(args):
     return 0
 
 
-def write_package_json():
-    """Regenerate firmware/package.json (for `mpremote mip install`) from the firmware files."""
+def firmware_sources():
+    """Every firmware .py file, relative to firmware/ with '/' separators, sorted."""
     files = []
     for root, _, names in os.walk(mpy.FIRMWARE):
         for n in names:
             if n.endswith(".py"):
                 files.append(os.path.relpath(os.path.join(root, n), mpy.FIRMWARE).replace(os.sep, "/"))
+    return sorted(files)
+
+
+def write_package_json():
+    """Regenerate firmware/package.json (for `mpremote mip install`) from the firmware files."""
+    files = firmware_sources()
     init = open(os.path.join(mpy.FIRMWARE, "__init__.py")).read()
     version = init.split('__version__ = "')[1].split('"')[0]
     pkg = {"urls": [["tinyenroll/" + f, f] for f in sorted(files)], "version": version, "deps": []}

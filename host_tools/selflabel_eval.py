@@ -27,29 +27,14 @@ import numpy as np
 
 from host_tools.anomaly_eval import aeon_bytes
 
-GESTURES = "aeon/datasets/data/PickupGestureWiimoteZ/PickupGestureWiimoteZ_%s.ts"
 SECONDS = 2
 
 
 def load_ts(split):
-    """[(float array, label str)] of a univariate .ts file with class labels (unequal lengths)."""
-    out = []
-    data = False
-    for line in aeon_bytes(GESTURES % split).decode().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.lower().startswith("@data"):
-            data = True
-            continue
-        if line.startswith("@") or not data:
-            continue
-        values, label = line.rsplit(":", 1)
-        x = np.array([float(v) for v in values.split(",") if v and v != "NaN" and v != "?"])
-        out.append((x, label))
-    if not out:
-        raise ValueError("no series found in %s" % (GESTURES % split))
-    return out
+    """[(float array, label str)] of the univariate gesture series of one split."""
+    from host_tools import datasets
+    series, labels = datasets.load("PickupGestureWiimoteZ", split)
+    return [(s[:, 0], lab) for s, lab in zip(series, labels)]
 
 
 def to_int8(x, dim):

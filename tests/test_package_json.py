@@ -4,25 +4,16 @@ import os
 import subprocess
 import sys
 
-from host_tools import mpy
+from host_tools import flash, mpy
 from host_tools.virtual_board import VirtualBoard
 
 PKG = os.path.join(mpy.FIRMWARE, "package.json")
 
 
-def firmware_files():
-    out = []
-    for root, _, names in os.walk(mpy.FIRMWARE):
-        for n in names:
-            if n.endswith(".py"):
-                out.append(os.path.relpath(os.path.join(root, n), mpy.FIRMWARE).replace(os.sep, "/"))
-    return sorted(out)
-
-
 def test_package_json_lists_every_firmware_file():
     with open(PKG) as f:
         pkg = json.load(f)
-    assert sorted(src for _, src in pkg["urls"]) == firmware_files(), "run: python -m host_tools.flash"
+    assert sorted(src for _, src in pkg["urls"]) == flash.firmware_sources(), "run: python -m host_tools.flash"
     assert all(dest == "tinyenroll/" + src for dest, src in pkg["urls"])
     init = open(os.path.join(mpy.FIRMWARE, "__init__.py")).read()
     assert '__version__ = "%s"' % pkg["version"] in init

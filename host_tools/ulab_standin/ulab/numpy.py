@@ -459,18 +459,19 @@ def _as_array(x, other_dtype):
     return array([x], dtype=_scalar_dtype(x, other_dtype))
 
 
-def maximum(a, b):
+def _pairwise(fn, a, b):
     a = _as_array(a, b.dtype if isinstance(b, ndarray) else 0)
     b = _as_array(b, a.dtype)
     dtype = result_dtype(a.dtype, b.dtype)
-    return ndarray(_np.maximum(_cast(a._a, a.dtype, dtype), _cast(b._a, b.dtype, dtype)), dtype)
+    return ndarray(fn(_cast(a._a, a.dtype, dtype), _cast(b._a, b.dtype, dtype)), dtype)
+
+
+def maximum(a, b):
+    return _pairwise(_np.maximum, a, b)
 
 
 def minimum(a, b):
-    a = _as_array(a, b.dtype if isinstance(b, ndarray) else 0)
-    b = _as_array(b, a.dtype)
-    dtype = result_dtype(a.dtype, b.dtype)
-    return ndarray(_np.minimum(_cast(a._a, a.dtype, dtype), _cast(b._a, b.dtype, dtype)), dtype)
+    return _pairwise(_np.minimum, a, b)
 
 
 def clip(a, a_min, a_max):
