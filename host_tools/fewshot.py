@@ -10,7 +10,10 @@ episodes, seed 0, K = 1 and 5. Rows:
   raw    each channel resampled to 64 points, window z-normalised, 1-NN Euclidean (float)
   float  the float embedding, 1-NN
   int8   embeddings computed by the firmware (tinyenroll.model, plain backend) and classified
-         by the firmware's enrollment code (tinyenroll.enroll.Enroller, k=1, "knn")
+         by the firmware's enrollment code (tinyenroll.enroll.Enroller, k=1, "knn": 1-NN,
+         squared Euclidean on the int8 embeddings)
+  int8p  the same embeddings, Enroller in "prototype" mode (distance to each class's
+         round-half-up mean embedding)
 Open set: with K=5 supports and the Enroller's calibrated threshold, the share of base-class
 TEST windows (classes never enrolled) answered "unknown", the share of novel queries
 answered "unknown", and the AUROC of the best-class score for known vs unknown windows.
@@ -65,7 +68,7 @@ def evaluate(name, episodes=200, seed=0, progress=True):
     q = np.flatnonzero(np.isin(lte, novel))
     unknown_q = np.flatnonzero(np.isin(lte, base))
     rng = np.random.default_rng(seed)
-    acc = {k: {K: [] for K in SHOTS} for k in emb}
+    acc = {k: {K: [] for K in SHOTS} for k in list(emb) + ["int8p"]}
     open_set = {"rejected_unknown": [], "rejected_known": [], "auroc": []}
     confusion = np.zeros((len(novel) + 1, len(novel)), int)
     e_tr, e_te = emb["int8"]
@@ -88,6 +91,15 @@ def evaluate(name, episodes=200, seed=0, progress=True):
                     got = novel.index(e.nearest) if label is not None else len(novel)
                     confusion[got, novel.index(lte[i])] += 1
             acc["int8"][K].append(hits / len(q))
+            p = Enroller(e_tr.shape[1], k=1, mode="prototype", capacity=len(sup), max_classes=len(novel),
+                         max_per_class=K)
+            for i in sup:
+                p.add(str(ltr[i]), e_tr[i].tobytes())
+            p_hits = 0
+            for i in q:
+                p.classify(e_te[i].tobytes())
+                p_hits += p.nearest == lte[i]
+            acc["int8p"][K].append(p_hits / len(q))
             if K == 5:
                 rej = 0
                 for i in unknown_q:
@@ -110,13 +122,14 @@ def evaluate(name, episodes=200, seed=0, progress=True):
 
 
 def table(results):
-    lines = ["%-22s %5s %8s %8s %8s" % ("dataset", "shots", "raw", "float", "int8")]
+    lines = ["%-22s %5s %8s %8s %8s %8s" % ("dataset", "shots", "raw", "float", "int8", "int8p")]
     for r in results:
         for K in SHOTS:
             a = r["accuracy"]
-            lines.append("%-22s %5s %7.1f%% %7.1f%% %7.1f%%" % (
+            lines.append("%-22s %5s %7.1f%% %7.1f%% %7.1f%% %7.1f%%" % (
                 "%s %d-way" % (r["dataset"][:14], r["ways"]), K, 100 * a["raw"][str(K)],
-                100 * a["float"][str(K)], 100 * a["int8"][str(K)]))
+                100 * a["float"][str(K)], 100 * a["int8"][str(K)], 100 * a["int8p"][str(K)]))
+    lines.append("raw/float/int8: 1-NN; int8p: nearest prototype (both by the firmware's Enroller)")
     lines.append("")
     lines.append("open set (5-shot, calibrated threshold): unseen-class windows rejected / "
                  "enrolled-class windows rejected / AUROC known vs unknown")
@@ -137,7 +150,7 @@ def plots(results, out_dir, seed=0):
     for r in results:
         name = r["dataset"]
         fig, ax = plt.subplots(figsize=(5, 4))
-        for kind in ("raw", "float", "int8"):
+        for kind in ("raw", "float", "int8", "int8p"):
             ax.plot(SHOTS, [100 * r["accuracy"][kind][str(K)] for K in SHOTS], "o-", label=kind)
         ax.set_xlabel("shots per class")
         ax.set_ylabel("accuracy (%)")

@@ -1,0 +1,48 @@
+"""Few-shot evaluation: a short run on the real data, its table, JSON and plots, and AUROC."""
+import json
+
+import numpy as np
+
+from host_tools import cli, fewshot
+
+
+def test_auroc_counts_pairs_and_ties():
+    assert fewshot.auroc([1, 2], [3, 4]) == 1.0
+    assert fewshot.auroc([3, 4], [1, 2]) == 0.0
+    assert fewshot.auroc([1, 3], [2, 2]) == 0.5
+    assert fewshot.auroc([2], [2]) == 0.5
+
+
+def test_one_nn_and_raw_features():
+    sup = np.array([[0.0, 0.0], [10.0, 10.0]])
+    assert fewshot.one_nn(sup, ["a", "b"], np.array([[1.0, 2.0], [9.0, 7.0]])).tolist() == ["a", "b"]
+    f = fewshot.raw_features([np.arange(10.0)[:, None], np.ones((7, 1))])
+    assert f.shape == (2, 64)
+    assert abs(f[0].mean()) < 1e-9 and abs(f[0].std() - 1) < 1e-9 and f[0][0] < f[0][-1]
+    assert not f[1].any()  # a flat window stays zero, no division by zero
+    two = fewshot.raw_features([np.stack([np.arange(5.0), -np.arange(5.0)], 1)])
+    assert two.shape == (1, 128) and two[0][:64].tolist() == (-two[0][64:]).tolist()
+
+
+def test_fewshot_small_run_and_plots(tmp_path):
+    r = fewshot.evaluate("PickupGestureWiimoteZ", episodes=5, progress=False)
+    a = r["accuracy"]
+    assert r["ways"] == 5 and r["novel"] == ["6", "7", "8", "9", "10"]
+    for kind in ("raw", "float", "int8", "int8p"):
+        assert 0.3 < a[kind]["5"] <= 1.0 and 0.2 < a[kind]["1"] <= 1.0
+    assert abs(a["int8"]["5"] - a["float"]["5"]) < 0.05
+    o = r["open_set"]
+    assert 0.0 <= o["auroc"] <= 1.0 and 0.0 <= o["rejected_unknown"] <= 1.0
+    assert np.array(r["confusion_int8_5shot"]).sum() == 5 * r["queries"]
+    paths = fewshot.plots([r], str(tmp_path))
+    assert len(paths) == 3 and all((tmp_path / p.split("/")[-1]).stat().st_size > 5000 for p in paths)
+    text = fewshot.table([r])
+    assert "int8p" in text and "1-way" not in text and "5-way" in text
+
+
+def test_fewshot_cli_json(capsys):
+    assert cli.main(["fewshot", "--dataset", "JapaneseVowels", "--episodes", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out) == 1 and out[0]["ways"] == 4 and out[0]["base"] == ["1", "2", "3", "4", "5"]
+    assert set(out[0]["accuracy"]) == {"raw", "float", "int8", "int8p"}
+    assert out[0]["model"]["weights"] <= 20000
