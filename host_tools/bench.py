@@ -27,18 +27,62 @@ from . import boards, modelfile, mpy, quantize
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO_MODEL = os.path.join(HERE, "data", "wiimote.tem")
 
-# Cycles per multiply-accumulate, by backend and core: estimates, not measurements.
-#  viper: per MAC two byte loads, two sign extensions (xor, sub), a multiply, an add and loop
-#         book-keeping: ~14 instructions; Cortex-M0+ ~1.2 cycles each (single-cycle multiplier,
-#         2-cycle loads), Xtensa LX6 ~1 cycle each.
-#  ulab:  C loop converting both int8 to float and a float multiply-add: with the ESP32's
-#         single-precision FPU ~8 cycles; on the RP2040 soft-float (~40 cycles per mul, ~30 per
-#         add, plus conversions) ~110 cycles.
-#  plain: interpreted bytecode, ~40 bytecodes per MAC at ~25 cycles each: ~1000 cycles.
-CYCLES_PER_MAC = {
-    "rp2040_pico": {"viper": 17, "ulab": 110, "plain": 1000},
-    "esp32": {"viper": 14, "ulab": 8, "plain": 1000},
+# Cost model (an ESTIMATE, not a measurement): each step is counted in three kinds of work, from
+# the model's layer shapes and the store sizes, and each kind is given a cycle cost per board.
+#   int_mac  one int8 multiply-accumulate in viper machine code (unrolled by 4: two byte loads,
+#            two sign extensions, multiply, add, loop share): ~12 cycles on the Cortex-M0+
+#            (2-cycle loads, single-cycle multiplier, few register locals), ~10 on Xtensa LX6
+#   flop     one single-precision float operation inside ulab's C loops (dot converts both
+#            int8 to float, multiplies and adds: 4 per MAC): RP2040 has no FPU, its ROM soft-float
+#            takes ~40 cycles an operation; the ESP32's FPU ~4 (with loads and conversion)
+#   py       one iteration of an interpreted Python loop (a plain-backend MAC, ~20 bytecodes):
+#            ~800 cycles on the RP2040, ~600 on the ESP32 (flash cache, faster core)
+CYCLES = {
+    "rp2040_pico": {"int_mac": 12, "flop": 40, "py": 800},
+    "esp32": {"int_mac": 10, "flop": 4, "py": 600},
 }
+WHY = {
+    "rp2040_pico": "No FPU: every float op in ulab's dot is a soft-float call, so viper's integer loop wins.",
+    "esp32": "The FPU makes ulab's dense dot cheap, but kernels_ulab.sqdist loops over rows in Python and "
+             "class_topk is the plain one, so classify and anomaly favour viper.",
+}
+KNN_N = 200      # the classify step the estimate covers: 200 enrolled 32-d examples, 10 classes
+KNN_DIM = 32
+KNN_CLASSES = 10
+ANOMALY_ROWS = 128
+ANOMALY_DIM = 45
+
+
+def op_counts(layers):
+    """Work per window of one model (layers: [name, n_in, n_out]) on each backend, plus the
+    classify (k-NN, KNN_N examples) and anomaly (ANOMALY_ROWS normal rows) steps after it."""
+    macs = sum(i * o for name, i, o in layers if name == "dense")
+    outs = sum(o for name, i, o in layers if name == "dense")
+    l2 = sum(o for name, i, o in layers if name == "l2norm")
+    nl = len(layers)
+    n, d, c = KNN_N, KNN_DIM, KNN_CLASSES
+    ar, ad = ANOMALY_ROWS, ANOMALY_DIM
+    return {
+        "macs": macs, "float_ops_reference": 0,
+        "embed": {
+            # viper's l2norm is the plain one (two passes over the embedding); ~10 py per layer call
+            "viper": {"int_mac": macs + outs, "flop": 0, "py": 2 * l2 + 10 * nl},
+            "ulab": {"int_mac": 0, "flop": 4 * macs + 5 * outs + 4 * l2, "py": 15 * nl + 20},
+            "plain": {"int_mac": 0, "flop": 0, "py": macs + 3 * outs + 2 * l2 + 10 * nl},
+        },
+        "classify": {
+            # sqdist over n rows, per-class top-k (viper: ~2 int ops per row), scores per class
+            "viper": {"int_mac": n * d + 2 * n, "flop": 0, "py": 4 * c + 30},
+            "ulab": {"int_mac": 0, "flop": 4 * n * d, "py": n + 2 * n + 4 * c + 30},
+            "plain": {"int_mac": 0, "flop": 0, "py": n * d + 2 * n + 4 * c + 30},
+        },
+        "anomaly": {
+            # raw features quantised in Python (~2 py each), sqdist, k smallest in Python
+            "viper": {"int_mac": ar * ad, "flop": 0, "py": 2 * ad + ar + 20},
+            "ulab": {"int_mac": 0, "flop": 4 * ar * ad, "py": 2 * ad + 2 * ar + 20},
+            "plain": {"int_mac": 0, "flop": 0, "py": 2 * ad + ar * ad + ar + 20},
+        },
+    }
 
 
 def stats(us):
@@ -68,17 +112,27 @@ def run_vm(backend, models, sizes, reps, heap, baseline, capacity):
     return [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
 
 
-def cost_model(macs_by_model):
+def cost_model(layers_by_model):
     out = {}
-    for name in CYCLES_PER_MAC:
+    for name, cyc in CYCLES.items():
         prof = boards.load(name)
         est = {}
-        for model_name, macs in macs_by_model.items():
-            est[model_name] = {b: round(macs * c / prof["cpu_mhz"] / 1000.0, 3)
-                               for b, c in CYCLES_PER_MAC[name].items()}
-        best = min(CYCLES_PER_MAC[name], key=CYCLES_PER_MAC[name].get)
-        out[name] = {"cpu_mhz": prof["cpu_mhz"], "ms_per_window": est, "prefer": best,
-                     "profile_backend": prof["backend"]}
+        for model_name, layers in layers_by_model.items():
+            ops = op_counts(layers)
+            per = {}
+            for b in ("viper", "ulab", "plain"):
+                steps = {}
+                for step in ("embed", "classify", "anomaly"):
+                    o = ops[step][b]
+                    cycles = o["int_mac"] * cyc["int_mac"] + o["flop"] * cyc["flop"] + o["py"] * cyc["py"]
+                    steps[step + "_ms"] = round(cycles / prof["cpu_mhz"] / 1000.0, 3)
+                steps["window_ms"] = round(sum(steps.values()), 3)
+                per[b] = steps
+            est[model_name] = {"ops": ops, "ms": per}
+        first = est[next(iter(est))]["ms"]
+        best = min(first, key=lambda b: first[b]["window_ms"])
+        out[name] = {"cpu_mhz": prof["cpu_mhz"], "fpu": prof["fpu"], "cycles": cyc, "models": est,
+                     "prefer": best, "profile_backend": prof["backend"]}
     return out
 
 
@@ -117,17 +171,33 @@ print(held, step, gc.mem_free())
 """
 
 
-def fit_96k(backend, tmp):
+def fit_run(backend, tmp, heap):
     script = os.path.join(tmp, "fit.py")
     with open(script, "w") as f:
         f.write(FIT)
-    argv, env = mpy.command(script, heap="96K")
-    p = subprocess.run(argv + [DEMO_MODEL, backend, os.path.join(tmp, "st")], capture_output=True, text=True,
-                       env=env, timeout=600)
+    argv, env = mpy.command(script, heap=heap)
+    store = os.path.join(tmp, "st-%s" % heap)
+    p = subprocess.run(argv + [DEMO_MODEL, backend, store], capture_output=True, text=True, env=env, timeout=600)
     if p.returncode != 0:
         return {"fits": False, "error": (p.stdout + p.stderr).strip()[-300:]}
     held, step, free = (int(v) for v in p.stdout.split())
     return {"fits": True, "held": held, "classify_and_score_peak": step, "free": free}
+
+
+def fit_96k(backend, tmp):
+    """The demo pipeline at 96K, and the smallest heap (in 4K steps) it still runs in: the
+    pipeline's real peak need, fragmentation included."""
+    res = fit_run(backend, tmp, "96K")
+    if res["fits"]:
+        lo, hi = 32, 96  # lo fails (assumed), hi runs
+        while hi - lo > 4:
+            mid = (lo + hi) // 2 // 4 * 4
+            if fit_run(backend, tmp, "%dK" % mid)["fits"]:
+                hi = mid
+            else:
+                lo = mid
+        res["min_heap_kb"] = hi
+    return res
 
 
 def collect(quick=False):
@@ -142,7 +212,18 @@ def collect(quick=False):
         for backend in ("viper", "plain"):
             lines = run_vm(backend, models, sizes, reps, "1024K", True, 128)
             if not quick:  # 1000 examples in a fresh VM: the baseline's lists need the room
-                lines += [r for r in run_vm(backend, [], [1000], reps, "1024K", True, 16) if r["step"] == "classify"]
+                for r in run_vm(backend, [], [1000], reps, "1024K", True, 16):
+                    if r["step"] == "classify":
+                        r["heap"] = "1024K"
+                        lines.append(r)
+                # and the backend alone at a board's heap: does a 1000-example store fit 96K?
+                try:
+                    small = [r for r in run_vm(backend, [], [1000], 5, "96K", False, 16) if r["step"] == "classify"]
+                    results.setdefault("classify_1000_at_96k", {})[backend] = {
+                        r["mode"]: ({"fits": True, "median_us": statistics.median(r["us"]), "peak": r["peak"]}
+                                    if "us" in r else {"fits": False, "error": r.get("error")}) for r in small}
+                except RuntimeError as e:
+                    results.setdefault("classify_1000_at_96k", {})[backend] = {"fits": False, "error": str(e)[-300:]}
             results["runs"].append({"backend": backend, "heap": "1024K", "lines": lines})
             results["fit_96k"][backend] = fit_96k(backend, tmp)
     return results
@@ -151,6 +232,7 @@ def collect(quick=False):
 def summarise(results):
     rows = []
     macs = {}
+    shapes = {}
     names = {DEMO_MODEL: "demo (wiimote 64->32)"}
     for run in results["runs"]:
         b = run["backend"]
@@ -159,6 +241,7 @@ def summarise(results):
             if step == "load":
                 mname = names.get(r["model"], "12k (192->64->32)")
                 macs[mname] = r["macs"]
+                shapes[mname] = r["layers"]
                 rows.append({"backend": b, "what": "load " + mname, "size": r["size"], "held": r["held"], **stats(r["us"])})
             elif step == "embed":
                 mname = names.get(r["model"], "12k (192->64->32)")
@@ -168,7 +251,7 @@ def summarise(results):
                     row.update(baseline_median_us=base, speedup=base / row["median_us"], same=r["same"])
                 rows.append(row)
             elif step == "classify" and "us" in r:
-                row = {"backend": b, "what": "classify %s n=%d" % (r["mode"], r["n"]),
+                row = {"backend": b, "what": "classify %s n=%d%s" % (r["mode"], r["n"], " (own VM)" if r.get("heap") else ""),
                        "peak": r["peak"], **stats(r["us"])}
                 if r.get("baseline_us"):
                     base = statistics.median(r["baseline_us"])
@@ -184,41 +267,68 @@ def summarise(results):
                 results.setdefault("bytes_per_example", {})[b] = r["bytes"]
     results["rows"] = rows
     results["macs"] = macs
-    results["cost_model"] = cost_model(macs)
+    results["cost_model"] = cost_model(shapes)
     return results
 
 
 def table(results):
-    out = ["%-8s %-40s %10s %17s %10s %8s %8s" % ("backend", "step", "median", "spread (min-max)", "baseline", "speedup", "peak B")]
+    out = ["Timings in the real MicroPython VM at -X heapsize=%s (the naive baseline's lists need the "
+           "room; the product at 96K is checked below). Times per call: median over %d repetitions, "
+           "each timing enough calls for ~2 ms." % (results["config"]["heap"], results["config"]["reps"]),
+           "speedup = baseline median / backend median; peak B = bytes one call allocates with the GC off.", "",
+           "%-7s %-40s %11s %19s %11s %9s %7s" % ("backend", "step", "median", "spread (min-max)", "baseline", "speedup", "peak B")]
     for r in results["rows"]:
-        spread = "%d-%d us" % (r["min_us"], r["max_us"])
-        base = "%.0f us" % r["baseline_median_us"] if "baseline_median_us" in r else ""
+        spread = "%.1f-%.1f us" % (r["min_us"], r["max_us"])
+        base = "%.1f us" % r["baseline_median_us"] if "baseline_median_us" in r else ""
         sp = "%.1fx" % r["speedup"] if "speedup" in r else ""
         if "same" in r and not r["same"]:
             sp += " (DIFFERENT)"
         peak = r.get("peak", r.get("held", ""))
-        out.append("%-8s %-40s %7.0f us %17s %10s %8s %8s" % (r["backend"], r["what"], r["median_us"], spread, base, sp, peak))
+        out.append("%-7s %-40s %8.1f us %19s %11s %9s %7s" % (r["backend"], r["what"], r["median_us"], spread, base, sp, peak))
     out.append("")
+    seen = set()
     for r in results["rows"]:
-        if r["what"].startswith("load"):
-            out.append("model %s: file %d bytes, heap held %d bytes (%s)" % (r["what"][5:], r["size"], r["held"], r["backend"]))
+        if r["what"].startswith("load") and r["what"] not in seen:
+            seen.add(r["what"])
+            out.append("model %s: file %d bytes, heap held after load %d bytes" % (r["what"][5:], r["size"], r["held"]))
     for b, v in results.get("bytes_per_example", {}).items():
-        out.append("heap per enrolled 32-d example (%s): %.1f bytes" % (b, v))
+        out.append("heap per enrolled 32-d example (%s, 64-bit unix port): %.1f bytes" % (b, v))
+    for b, v in results.get("classify_1000_at_96k", {}).items():
+        if "fits" in v:
+            out.append("1000 examples at -X heapsize=96K (%s): DOES NOT FIT: %s" % (b, v["error"]))
+        else:
+            out.append("1000 examples at -X heapsize=96K (%s, no baseline): %s" % (b, ", ".join(
+                "%s %s" % (mode, "%.1f us, peak %s B" % (x["median_us"], x["peak"]) if x["fits"] else "MemoryError")
+                for mode, x in v.items())))
     for b, v in results.get("fit_96k", {}).items():
         if v["fits"]:
-            out.append("demo pipeline at -X heapsize=96K (%s): fits; model + 200 examples + anomaly detector "
-                       "(on embeddings) hold %d bytes (incl. code), classify+score allocate %d, %d free" % (b, v["held"], v["classify_and_score_peak"], v["free"]))
+            out.append("demo pipeline at -X heapsize=96K (%s): fits; model + learner with 200 examples + anomaly "
+                       "detector (128 normal embeddings) hold %d bytes (code included), one classify+score "
+                       "allocates %d more, %d free; smallest heap it runs in: %dK"
+                       % (b, v["held"], v["classify_and_score_peak"], v["free"], v["min_heap_kb"]))
         else:
             out.append("demo pipeline at -X heapsize=96K (%s): DOES NOT FIT: %s" % (b, v["error"]))
     out.append("")
-    out.append("ESTIMATE of embedding time per window on boards (cycles per MAC assumed, see bench.py):")
+    out.append("ESTIMATE (not measured) of time per window on boards, from op counts x assumed cycles "
+               "(bench.py CYCLES). window = embed + classify k-NN (%d x %d-d) + anomaly score (%d x %d raw):"
+               % (KNN_N, KNN_DIM, ANOMALY_ROWS, ANOMALY_DIM))
     for name, c in results["cost_model"].items():
-        for mname, est in c["ms_per_window"].items():
-            out.append("  %-12s %3d MHz  %-22s %s" % (name, c["cpu_mhz"], mname,
-                                                   ", ".join("%s %.2f ms" % kv for kv in est.items())))
-        out.append("  %-12s prefers %s (profile says %s)" % (name, c["prefer"], c["profile_backend"]))
-    out.append("  RP2040: no FPU, so ulab's float dot is soft-float: viper's integer loop wins.")
-    out.append("  ESP32: the FPU makes ulab's C loop cheapest where the firmware has ulab; else viper.")
+        out.append("  %s, %d MHz, FPU: %s; cycles assumed per int MAC %d, per float op %d, per Python loop "
+                   "iteration %d" % (name, c["cpu_mhz"], c["fpu"], c["cycles"]["int_mac"], c["cycles"]["flop"], c["cycles"]["py"]))
+        for mname, m in c["models"].items():
+            ops = m["ops"]
+            out.append("    %-22s %d MACs, 0 float ops in the integer rule (ulab: %d float ops for embed)"
+                       % (mname, ops["macs"], ops["embed"]["ulab"]["flop"]))
+            for b, e in m["ms"].items():
+                out.append("      %-6s embed %7.2f ms  classify %7.2f ms  anomaly %7.2f ms  window %7.2f ms"
+                           % (b, e["embed_ms"], e["classify_ms"], e["anomaly_ms"], e["window_ms"]))
+        out.append("    prefers %s (profile says %s)" % (c["prefer"], c["profile_backend"]))
+        first = c["models"][next(iter(c["models"]))]["ms"]
+        why = []
+        for step in ("embed", "classify", "anomaly"):
+            fast = min(("viper", "ulab"), key=lambda b: first[b][step + "_ms"])
+            why.append("%s: %s" % (step, fast))
+        out.append("    why: cheapest per step, viper vs ulab: %s. %s" % (", ".join(why), WHY[name]))
     return "\n".join(out)
 
 
