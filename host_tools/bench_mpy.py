@@ -165,43 +165,63 @@ for path in cfg["models"]:
     x = bytes([next(g) & 0xFF for _ in range(m.in_dim)])
     us, peak = timed(lambda: m.embed(x), REPS)
     got = list(bytes(m.embed(x)))
+    gc.collect()
+    a1 = gc.mem_alloc()
     base_layers = naive_layers(m)
+    gc.collect()
+    base_held = gc.mem_alloc() - a1  # the model as lists of ints
     if cfg["baseline"]:
         bus, bpeak = timed(lambda: naive_embed(base_layers, x), max(1, REPS // 2))
         same = [v & 0xFF for v in naive_embed(base_layers, x)] == got
     else:
         bus, bpeak, same = None, None, None
-    emit(step="embed", model=path, us=us, peak=peak, baseline_us=bus, baseline_peak=bpeak, same=same)
+    emit(step="embed", model=path, us=us, peak=peak, baseline_us=bus, baseline_peak=bpeak, same=same,
+         baseline_held=base_held)
     m = base_layers = None
     gc.collect()
 
 DIM = 32
 NCLS = 10
+NAMES = ["c%d" % c for c in range(NCLS)]
 for n in cfg["sizes"]:
     for mode in ("knn", "prototype"):
         gc.collect()
+        a0 = gc.mem_alloc()
+        stage = "construct"
         try:
             e = enroll.Enroller(DIM, k=3, mode=mode, capacity=n, max_classes=NCLS, max_per_class=n)
+            g = lcg(n)
+            # the baseline's lists only when there is a baseline: alone, the backend runs at 96K
+            rows, labs = ([None] * n, [0] * n) if cfg["baseline"] else (None, None)
+            centres = [[(next(g) % 161) - 80 for _ in range(DIM)] for _ in range(NCLS)]
+            v = bytearray(DIM)  # one buffer for every example, as a board application would
+            stage = "enroll"
+            for i in range(n):
+                c = i % NCLS
+                cc = centres[c]
+                for j in range(DIM):
+                    v[j] = (cc[j] + (next(g) % 41) - 20) & 0xFF
+                e.add(NAMES[c], v)
+                if cfg["baseline"]:
+                    rows[i] = [s8(b) for b in v]
+                    labs[i] = c
+                if i % 64 == 63:
+                    gc.collect()
+            q = bytes([(centres[3][j] + 5) & 0xFF for j in range(DIM)])
+            centres = None
+            stage = "calibrate"
+            e.calibration()
+            stage = "classify"
+            gc.collect()
+            held = gc.mem_alloc() - a0
+            us, peak = timed(lambda: e.classify(q), REPS)
         except MemoryError:
-            emit(step="classify", n=n, mode=mode, error="MemoryError")
+            e = rows = labs = centres = None
+            gc.collect()
+            emit(step="classify", n=n, mode=mode, error="MemoryError in " + stage, free=gc.mem_free())
             continue
-        g = lcg(n)
-        rows, labs = [None] * n, [0] * n
-        centres = [[(next(g) % 161) - 80 for _ in range(DIM)] for _ in range(NCLS)]
-        for i in range(n):
-            c = i % NCLS
-            v = bytes([(centres[c][j] + (next(g) % 41) - 20) & 0xFF for j in range(DIM)])
-            e.add("c%d" % c, v)
-            if cfg["baseline"]:
-                rows[i] = [s8(b) for b in v]
-                labs[i] = c
-            if i % 64 == 63:
-                gc.collect()
-        q = bytes([(centres[3][j] + 5) & 0xFF for j in range(DIM)])
-        e.calibration()
-        us, peak = timed(lambda: e.classify(q), REPS)
         label, score, _ = e.classify(q)
-        rec = dict(step="classify", n=n, mode=mode, us=us, peak=peak, label=label, score=score)
+        rec = dict(step="classify", n=n, mode=mode, us=us, peak=peak, label=label, score=score, held=held)
         if cfg["baseline"] and mode == "knn":
             qq = [s8(b) for b in q]
             bus, bpeak = timed(lambda: naive_classify(rows, labs, qq, 3, NCLS), max(1, REPS // 2))
