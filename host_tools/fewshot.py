@@ -12,7 +12,8 @@ episodes, seed 0, K = 1 and 5. Rows:
   int8   embeddings computed by the firmware (tinyenroll.model, plain backend) and classified
          by the firmware's enrollment code (tinyenroll.enroll.Enroller, k=1, "knn": 1-NN,
          squared Euclidean on the int8 embeddings)
-  int8p  the same embeddings, Enroller in "prototype" mode (distance to each class's
+  floatp the float embedding, nearest class mean (prototype)
+  int8p  the int8 embeddings, Enroller in "prototype" mode (distance to each class's
          round-half-up mean embedding)
 Open set: with K=5 supports and the Enroller's calibrated threshold, the share of base-class
 TEST windows (classes never enrolled) answered "unknown", the share of novel queries
@@ -68,7 +69,7 @@ def evaluate(name, episodes=200, seed=0, progress=True):
     q = np.flatnonzero(np.isin(lte, novel))
     unknown_q = np.flatnonzero(np.isin(lte, base))
     rng = np.random.default_rng(seed)
-    acc = {k: {K: [] for K in SHOTS} for k in list(emb) + ["int8p"]}
+    acc = {k: {K: [] for K in SHOTS} for k in list(emb) + ["floatp", "int8p"]}
     open_set = {"rejected_unknown": [], "rejected_known": [], "auroc": []}
     confusion = np.zeros((len(novel) + 1, len(novel)), int)
     e_tr, e_te = emb["int8"]
@@ -78,6 +79,9 @@ def evaluate(name, episodes=200, seed=0, progress=True):
             for kind in ("raw", "float"):
                 a, b = emb[kind]
                 acc[kind][K].append(float((one_nn(a[sup], ltr[sup], b[q]) == lte[q]).mean()))
+            a, b = emb["float"]
+            protos = np.stack([a[sup][ltr[sup] == c].mean(0) for c in novel])
+            acc["floatp"][K].append(float((one_nn(protos, novel, b[q]) == lte[q]).mean()))
             e = Enroller(e_tr.shape[1], k=1, capacity=len(sup), max_classes=len(novel), max_per_class=K)
             for i in sup:
                 e.add(str(ltr[i]), e_tr[i].tobytes())
@@ -114,7 +118,7 @@ def evaluate(name, episodes=200, seed=0, progress=True):
         "ways": len(novel), "queries": int(len(q)),
         "accuracy": {k: {str(K): float(np.mean(v[K])) for K in SHOTS} for k, v in acc.items()},
         "open_set": {k: float(np.mean(v)) for k, v in open_set.items()},
-        "model": {"in": model["in_dim"], "embedding": info["embedding"], "bytes": len(data),
+        "model": {"in": model["in_dim"], "embedding": info["embedding"], "method": info["method"], "bytes": len(data),
                   "weights": int(sum(l["w"].size for l in model["layers"] if l["type"] == "dense"))},
         "confusion_int8_5shot": confusion.tolist(),
         "_emb": emb, "_labels": (ltr, lte),
@@ -122,14 +126,15 @@ def evaluate(name, episodes=200, seed=0, progress=True):
 
 
 def table(results):
-    lines = ["%-22s %5s %8s %8s %8s %8s" % ("dataset", "shots", "raw", "float", "int8", "int8p")]
+    kinds = ("raw", "float", "int8", "floatp", "int8p")
+    lines = ["%-22s %5s" % ("dataset", "shots") + "".join("%8s" % k for k in kinds)]
     for r in results:
         for K in SHOTS:
             a = r["accuracy"]
-            lines.append("%-22s %5s %7.1f%% %7.1f%% %7.1f%% %7.1f%%" % (
-                "%s %d-way" % (r["dataset"][:14], r["ways"]), K, 100 * a["raw"][str(K)],
-                100 * a["float"][str(K)], 100 * a["int8"][str(K)], 100 * a["int8p"][str(K)]))
-    lines.append("raw/float/int8: 1-NN; int8p: nearest prototype (both by the firmware's Enroller)")
+            lines.append("%-22s %5s" % ("%s %d-way" % (r["dataset"][:14], r["ways"]), K)
+                         + "".join("%7.1f%%" % (100 * a[k][str(K)]) for k in kinds))
+    lines.append("raw/float/int8: 1-NN; floatp/int8p: nearest class mean (prototype); "
+                 "int8 and int8p by the firmware's Enroller")
     lines.append("")
     lines.append("open set (5-shot, calibrated threshold): unseen-class windows rejected / "
                  "enrolled-class windows rejected / AUROC known vs unknown")
@@ -150,7 +155,7 @@ def plots(results, out_dir, seed=0):
     for r in results:
         name = r["dataset"]
         fig, ax = plt.subplots(figsize=(5, 4))
-        for kind in ("raw", "float", "int8", "int8p"):
+        for kind in ("raw", "float", "int8", "floatp", "int8p"):
             ax.plot(SHOTS, [100 * r["accuracy"][kind][str(K)] for K in SHOTS], "o-", label=kind)
         ax.set_xlabel("shots per class")
         ax.set_ylabel("accuracy (%)")

@@ -33,3 +33,30 @@ def test_train_cli_writes_a_model_the_firmware_runs(tmp_path, capsys):
     again = str(tmp_path / "again.tem")
     cli.main(["train", "--dataset", "PickupGestureWiimoteZ", "--classes", "base", "--out", again])
     assert open(out, "rb").read() == open(again, "rb").read()
+
+
+def test_whitening_shrinks_within_class_spread():
+    # classes differ along axis 0 by 1; inside a class axis 1 varies 20x more than that
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(4), 20)
+    x = np.stack([y + rng.normal(0, 0.1, y.size), rng.normal(0, 20, y.size), rng.normal(0, 0.1, y.size)], 1)
+    P, mu = train.whitening(x, y, 3, shrink=0.0)
+    plain = train.nearest_accuracy(x[::2], y[::2], x[1::2], y[1::2])
+    white = train.nearest_accuracy((x[::2] - mu) @ P, y[::2], (x[1::2] - mu) @ P, y[1::2])
+    assert plain < 0.6 and white > 0.9
+    assert train.choose_method(y) == "whiten" and train.choose_method(y[::5]) == "pca"
+
+
+def test_whitened_model_ends_in_l2norm_on_the_firmware():
+    series, labels = datasets.load("JapaneseVowels", "TRAIN")
+    keep = [i for i, y in enumerate(labels) if y in ("1", "2")][:40]
+    s, y = [series[i] for i in keep], [labels[i] for i in keep]
+    model, info = train.fit(s, y, dim=16, copies=1)
+    assert info["method"] == "whiten" and model["layers"][-1]["type"] == "l2norm"
+    x = train.prepare_all(s, info["length"])
+    e = train.firmware_embed(modelfile.to_bytes(model), x).astype(np.float64)
+    assert np.array_equal(e, reference.forward_batch(model, x))
+    assert np.all(np.abs(np.linalg.norm(e, axis=1) - 127) < 6)
+    f = train.float_embed(info, x)
+    # int8 embedding within a few units of the float one (both ~127 long)
+    assert np.abs(e - f).max() < 12
