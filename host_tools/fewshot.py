@@ -182,7 +182,11 @@ def plots(results, out_dir, seed=0):
         plt.close(fig)
         cm = np.array(r["confusion_int8_5shot"])
         fig, ax = plt.subplots(figsize=(5, 4.5))
-        ax.imshow(cm, cmap="Blues")
+        share = cm / np.maximum(cm.sum(0, keepdims=True), 1)  # per true class
+        ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        for (i, j), v in np.ndenumerate(share):
+            ax.text(j, i, "%.0f%%" % (100 * v), ha="center", va="center", fontsize=7,
+                    color="white" if v > 0.5 else "black")
         ax.set_xticks(range(len(r["novel"])), r["novel"])
         ax.set_yticks(range(len(r["novel"]) + 1), r["novel"] + ["unknown"])
         ax.set_xlabel("true class")
