@@ -135,3 +135,13 @@ def test_int8_arithmetic_wraps_like_c(xs, ys):
         want_mul = [((x * y + 128) % 256) - 128 for x, y in zip(xs, ys)]
         assert (a + b).tolist() == want_add
         assert (a * b).tolist() == want_mul
+
+
+def test_fft_real_input_gives_real_and_imag_float_arrays():
+    with ulab_env.use_standin(64) as np:
+        re, im = np.fft.fft(np.array([1, 0, 0, 0, 1, 0, 0, 0]))
+        assert re.dtype == np.float and im.dtype == np.float
+        assert re.tolist() == [2.0, 0.0, 2.0, 0.0, 2.0, 0.0, 2.0, 0.0]
+        assert im.tolist() == [0.0] * 8
+        with pytest.raises(ValueError):
+            np.fft.fft(np.array([1, 2, 3]))

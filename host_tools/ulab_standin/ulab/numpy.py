@@ -495,3 +495,23 @@ def diff(a, n=1, axis=-1):
     dtype = a.dtype
     wide = _np.diff(a._a.astype(_np.int64 if dtype != float else _np_float()), n=n, axis=axis)
     return ndarray(wide.astype(_np_dtype(dtype)), dtype)
+
+
+class _FFT:
+    """numpy.fft as in a ulab 6 build without complex support: fft(x) of a real float
+    array whose length is a power of 2 returns (real, imag), two float arrays."""
+
+    @staticmethod
+    def fft(re, im=None):
+        n = len(re)
+        if n == 0 or n & (n - 1):
+            raise ValueError("input array length must be power of 2")
+        x = _floats(re).astype(_np.complex64 if _FLOAT_BITS[0] == 32 else _np.complex128)
+        if im is not None:
+            x = x + 1j * _floats(im)
+        y = _np.fft.fft(x)
+        return (ndarray(y.real.astype(_np_float()), float),
+                ndarray(y.imag.astype(_np_float()), float))
+
+
+fft = _FFT()
