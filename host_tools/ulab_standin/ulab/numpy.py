@@ -16,7 +16,8 @@ It is not ulab and not meant for anything else. The rules it keeps:
 - True division always gives float. Comparisons give bool arrays.
 - dot() accumulates in float, one product at a time, and returns float: a Python float for
   two vectors, a float array otherwise.
-- sum/mean/std of any dtype go through float; min/max keep the dtype.
+- sum/mean/std go through a float running mean (ulab numerical.c); whole-array sum of an
+  integer array is round(M * len) as a Python int, of a float array M * len; min/max keep the dtype.
 - float is C double on the unix port and single precision on ESP32/RP2040 boards:
   set_float_bits(32) (a stand-in extra, not ulab API) makes every float result float32.
 - Casting float to an integer dtype (array(x, dtype=int8)) truncates toward zero and wraps,
@@ -391,6 +392,15 @@ def _reduce(a, axis, fn):
 
 
 def sum(a, axis=None):
+    """Whole-array sum as ulab 6.12 numerical.c does it: a running mean M in float, then
+    M * len (a float for float arrays, round()-ed to a Python int for integer arrays)."""
+    if axis is None:
+        f = _np_float()
+        m = f(0)
+        for i, x in enumerate(_floats(a).ravel()):
+            m = f(m + f(f(x - m) / f(i + 1)))
+        total = f(m * f(a.size))
+        return builtins.float(total) if a.dtype == float else int(round(builtins.float(total)))
     return _reduce(a, axis, lambda x, axis: _np.sum(x, axis=axis, dtype=x.dtype))
 
 
