@@ -1,6 +1,9 @@
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from tinyenroll import kernels
 
 settings.register_profile(
     "default", deadline=None, print_blob=True,
@@ -9,3 +12,21 @@ settings.register_profile(
 settings.register_profile(
     "ci", parent=settings.get_profile("default"), derandomize=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+@pytest.fixture
+def backend(request):
+    """The kernel backend named by indirect parametrisation; plain again afterwards."""
+    kernels.select(request.param)
+    yield request.param
+    kernels.select("plain")
+
+
+@pytest.fixture(params=[32, 64], ids=["float32", "float64"])
+def ulab_standin(request):
+    """The ulab backend on the stand-in, with a board's (32) and the unix port's (64) float."""
+    from host_tools import ulab_env
+    with ulab_env.use_standin(request.param):
+        kernels.select("ulab")
+        yield request.param
+        kernels.select("plain")

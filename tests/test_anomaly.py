@@ -65,13 +65,6 @@ def run_reference(cfg, learn, test):
     return r, [r.check(v) for v in test]
 
 
-@pytest.fixture
-def backend(request):
-    kernels.select(request.param)
-    yield request.param
-    kernels.select("plain")
-
-
 @pytest.mark.parametrize("backend", ["plain"], indirect=True)
 @settings(max_examples=CASES)
 @given(case=scenarios())
@@ -84,15 +77,6 @@ def test_firmware_equals_reference(backend, case):
     assert bytes(d.rows[:d.count * d.dim]) == r.rows.astype(np.int8).tobytes()
     if cfg["raw"]:
         assert list(d.center) == [int(c) for c in r.center]
-
-
-@pytest.fixture(params=[32, 64], ids=["float32", "float64"])
-def ulab_standin(request):
-    from host_tools import ulab_env
-    with ulab_env.use_standin(request.param):
-        kernels.select("ulab")
-        yield request.param
-        kernels.select("plain")
 
 
 @settings(max_examples=CASES // 3)

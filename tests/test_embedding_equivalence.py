@@ -25,28 +25,12 @@ def model_and_input(draw):
     return m, draw(inputs(m["in_dim"]))
 
 
-@pytest.fixture
-def backend(request):
-    kernels.select(request.param)
-    yield request.param
-    kernels.select("plain")
-
-
 @pytest.mark.parametrize("backend", ["plain"], indirect=True)
 @settings(max_examples=CASES)
 @given(model_and_input())
 def test_plain_backend_matches_reference(backend, case):
     m, x = case
     assert np.array_equal(firmware_embed(m, x), reference.forward(m, x))
-
-
-@pytest.fixture(params=[32, 64], ids=["float32", "float64"])
-def ulab_standin(request):
-    from host_tools import ulab_env
-    with ulab_env.use_standin(request.param):
-        kernels.select("ulab")
-        yield request.param
-        kernels.select("plain")
 
 
 @settings(max_examples=CASES)

@@ -222,8 +222,8 @@ class ndarray:
     def __rmul__(self, o):
         return self._arith(o, _np.multiply, True)
 
-    def __truediv__(self, o):
-        got = self._binary(o, "truediv")
+    def _divide(self, o, reverse=False):
+        got = self._binary(o, "truediv", reverse)
         if got is NotImplemented:
             return got
         lhs, rhs, _ = got
@@ -231,14 +231,11 @@ class ndarray:
         with _np.errstate(divide="ignore", invalid="ignore"):
             return ndarray((lhs._a.astype(f) / rhs._a.astype(f)).astype(f), float)
 
+    def __truediv__(self, o):
+        return self._divide(o)
+
     def __rtruediv__(self, o):
-        got = self._binary(o, "truediv", True)
-        if got is NotImplemented:
-            return got
-        lhs, rhs, _ = got
-        f = _np_float()
-        with _np.errstate(divide="ignore", invalid="ignore"):
-            return ndarray((lhs._a.astype(f) / rhs._a.astype(f)).astype(f), float)
+        return self._divide(o, True)
 
     def _compare(self, o, fn):
         got = self._binary(o, "cmp")
