@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from host_tools import modelfile, mpy, reference
 from strategies import inputs, models
-from tinyenroll import kernels, model
+from tinyenroll import model
 
 CASES = int(os.environ.get("TINYENROLL_CASES", "500"))
 HERE = os.path.dirname(__file__)
