@@ -5,16 +5,16 @@ import sys
 
 # subcommand -> module; each module has add_arguments(parser) and run(args) -> exit code
 COMMANDS = {
-    "train": "host_tools.train",
-    "fewshot": "host_tools.fewshot",
-    "virtual-board": "host_tools.virtual_board",
-    "flash": "host_tools.flash",
-    "stream": "host_tools.stream",
-    "validate": "host_tools.validate",
-    "demo": "host_tools.demo",
-    "bench": "host_tools.bench",
-    "anomaly-eval": "host_tools.anomaly_eval",
-    "selflabel-eval": "host_tools.selflabel_eval",
+    "train": "host_tools.learn.train",
+    "fewshot": "host_tools.evaluate.fewshot",
+    "virtual-board": "host_tools.board.virtual_board",
+    "flash": "host_tools.board.flash",
+    "stream": "host_tools.board.stream",
+    "validate": "host_tools.evaluate.validate",
+    "demo": "host_tools.evaluate.demo",
+    "bench": "host_tools.evaluate.bench",
+    "anomaly-eval": "host_tools.evaluate.anomaly_eval",
+    "selflabel-eval": "host_tools.evaluate.selflabel_eval",
 }
 
 

@@ -25,7 +25,7 @@ def backend(request):
 @pytest.fixture(params=[32, 64], ids=["float32", "float64"])
 def ulab_standin(request):
     """The ulab backend on the stand-in, with a board's (32) and the unix port's (64) float."""
-    from host_tools import ulab_env
+    from host_tools.board import ulab_env
     with ulab_env.use_standin(request.param):
         kernels.select("ulab")
         yield request.param

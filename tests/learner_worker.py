@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from host_tools import mpy
+from host_tools.board import mpy
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "mpy_learner_worker.py")
 

@@ -2,7 +2,7 @@
 import numpy as np
 from hypothesis import strategies as st
 
-from host_tools import modelfile
+from host_tools.oracle import modelfile
 
 
 @st.composite

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from host_tools import anomaly_eval, anomaly_ref, mpy
+from host_tools.board import mpy
+from host_tools.evaluate import anomaly_eval
+from host_tools.oracle import anomaly_ref
 from tinyenroll import anomaly, kernels, learner
 
 CASES = int(os.environ.get("TINYENROLL_ANOMALY_CASES", "400"))

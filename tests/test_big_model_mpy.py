@@ -3,7 +3,9 @@ import os
 
 import numpy as np
 
-from host_tools import modelfile, mpy, quantize, reference
+from host_tools.board import mpy
+from host_tools.learn import quantize
+from host_tools.oracle import modelfile, reference
 
 SCRIPT = """
 import gc, sys

@@ -1,7 +1,7 @@
 """The demo's anomaly part end to end on the virtual board (the full demo is `make demo`)."""
 import json
 
-from host_tools import demo
+from host_tools.evaluate import demo
 
 
 def test_demo_anomaly_part(tmp_path):

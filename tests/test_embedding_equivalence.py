@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from host_tools import modelfile, mpy, reference
+from host_tools.board import mpy
+from host_tools.oracle import modelfile, reference
 from strategies import inputs, models
 from tinyenroll import model
 

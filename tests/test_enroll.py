@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from host_tools import knn_ref
+from host_tools.oracle import knn_ref
 from tinyenroll import kernels, learner, model
 from tinyenroll.enroll import Enroller, EnrollError, StoreFull
 
@@ -184,7 +184,8 @@ def test_failed_flash_write_keeps_the_last_saved_state(tmp_path, monkeypatch):
 
 
 def test_enroll_from_windows_through_the_model(tmp_path):
-    from host_tools import modelfile, quantize, reference
+    from host_tools.learn import quantize
+    from host_tools.oracle import modelfile, reference
     rng = np.random.default_rng(3)
     m = quantize.quantize_mlp([rng.normal(size=(16, 24)), rng.normal(size=(DIM, 16))],
                               [rng.normal(size=16), rng.normal(size=DIM)], [True, False],
@@ -209,7 +210,7 @@ def test_enroll_from_windows_through_the_model(tmp_path):
 
 @pytest.mark.parametrize("bits", [32, 64])
 def test_search_is_identical_on_the_ulab_backend(tmp_path, bits):
-    from host_tools import ulab_env
+    from host_tools.board import ulab_env
     cent, rows, labs = clusters(seed=2, n_cls=4, per=5, spread=40)
     names = ["a", "b", "c", "d"]
     with ulab_env.use_standin(bits):

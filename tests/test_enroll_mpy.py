@@ -6,7 +6,8 @@ import tempfile
 import numpy as np
 import pytest
 
-from host_tools import knn_ref, modelfile, quantize, reference
+from host_tools.learn import quantize
+from host_tools.oracle import knn_ref, modelfile, reference
 from learner_worker import LearnerWorker
 
 N_CLASSES, PER_CLASS = 10, 20

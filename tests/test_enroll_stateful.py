@@ -9,7 +9,7 @@ import pytest
 from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from host_tools import knn_ref
+from host_tools.oracle import knn_ref
 from learner_worker import LearnerWorker
 
 DIM = 8

@@ -3,7 +3,8 @@ import json
 
 import numpy as np
 
-from host_tools import cli, fewshot
+from host_tools import cli
+from host_tools.evaluate import fewshot
 
 
 def test_auroc_counts_pairs_and_ties():

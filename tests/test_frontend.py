@@ -5,7 +5,8 @@ import json
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from host_tools import mpy, train
+from host_tools.board import mpy
+from host_tools.learn import train
 from tinyenroll import frontend
 
 

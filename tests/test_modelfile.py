@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from host_tools import modelfile, mpy, quantize, reference
+from host_tools.board import mpy
+from host_tools.learn import quantize
+from host_tools.oracle import modelfile, reference
 from strategies import models
 from tinyenroll import model
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from host_tools import mpy
+from host_tools.board import mpy
 
 FAKE_I2C = '''
 class FakeI2C:

@@ -4,8 +4,8 @@ import os
 import subprocess
 import sys
 
-from host_tools import flash, mpy
-from host_tools.virtual_board import VirtualBoard
+from host_tools.board import flash, mpy
+from host_tools.board.virtual_board import VirtualBoard
 
 PKG = os.path.join(mpy.FIRMWARE, "package.json")
 
@@ -13,7 +13,7 @@ PKG = os.path.join(mpy.FIRMWARE, "package.json")
 def test_package_json_lists_every_firmware_file():
     with open(PKG) as f:
         pkg = json.load(f)
-    assert sorted(src for _, src in pkg["urls"]) == flash.firmware_sources(), "run: python -m host_tools.flash"
+    assert sorted(src for _, src in pkg["urls"]) == flash.firmware_sources(), "run: python -m host_tools.board.flash"
     assert all(dest == "tinyenroll/" + src for dest, src in pkg["urls"])
     init = open(os.path.join(mpy.FIRMWARE, "__init__.py")).read()
     assert '__version__ = "%s"' % pkg["version"] in init

@@ -5,7 +5,7 @@ import subprocess
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from host_tools import mpy
+from host_tools.board import mpy
 from tinyenroll import learner, selflabel
 
 
@@ -327,7 +327,7 @@ def test_micropython_runs_the_same_rules(tmp_path):
 
 def test_evaluation_on_real_gesture_streams():
     # PickupGestureWiimoteZ from the aeon wheel, classified by the enrollment code on raw windows
-    from host_tools import selflabel_eval
+    from host_tools.evaluate import selflabel_eval
     out = selflabel_eval.evaluate()
     assert out["windows"] > 2000
     for c in out["filter"]:

@@ -5,7 +5,7 @@ import io
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from host_tools.stream import FrameReader
+from host_tools.board.stream import FrameReader
 from tinyenroll import stream
 
 

@@ -3,7 +3,10 @@ import json
 
 import numpy as np
 
-from host_tools import cli, datasets, modelfile, reference, train
+from host_tools import cli
+from host_tools.data import datasets
+from host_tools.learn import train
+from host_tools.oracle import modelfile, reference
 
 
 def test_parse_ts_and_csv(tmp_path):

@@ -5,7 +5,7 @@ import numpy
 import pytest
 from hypothesis import given, strategies as st
 
-from host_tools import ulab_env
+from host_tools.board import ulab_env
 
 
 @pytest.fixture(params=[32, 64])

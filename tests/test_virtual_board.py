@@ -7,9 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from host_tools import flash, mpy, recording, stream
-from host_tools.board_io import Board, BoardError
-from host_tools.virtual_board import VirtualBoard
+from host_tools.board import flash, mpy, stream
+from host_tools.data import recording
+from host_tools.board.board_io import Board, BoardError
+from host_tools.board.virtual_board import VirtualBoard
 
 MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
 
@@ -111,7 +112,8 @@ def test_stream_records_and_survives_a_pulled_cable(tmp_path):
 
 
 def small_model_and_data(tmp_path):
-    from host_tools import modelfile, quantize
+    from host_tools.learn import quantize
+    from host_tools.oracle import modelfile
     rng = np.random.default_rng(4)
     m = quantize.quantize_mlp([rng.normal(size=(32, 48)), rng.normal(size=(16, 32))],
                               [rng.normal(size=32), rng.normal(size=16)], [True, False],
@@ -127,7 +129,7 @@ def small_model_and_data(tmp_path):
 
 
 def test_enroll_soft_reset_state_survives_and_validate(tmp_path):
-    from host_tools import validate
+    from host_tools.evaluate import validate
     path, data, w, lab = small_model_and_data(tmp_path)
     with VirtualBoard("virtual", str(tmp_path / "flash")) as vb:
         flash.flash(vb.device, "virtual", path, log=lambda *_: None)
@@ -148,7 +150,7 @@ def test_enroll_soft_reset_state_survives_and_validate(tmp_path):
 
 
 def test_validate_catches_a_board_that_computes_differently(tmp_path):
-    from host_tools import validate
+    from host_tools.evaluate import validate
     path, data, _, _ = small_model_and_data(tmp_path)
     bad = firmware_copy(tmp_path, "bad")
     kv = os.path.join(bad, "kernels_viper.py")
@@ -162,7 +164,7 @@ def test_validate_catches_a_board_that_computes_differently(tmp_path):
         assert not report["ok"] and report["diffs"]
         assert "embedding differs" in "\n".join(lines)
         other = str(tmp_path / "other.tem")
-        from host_tools import modelfile
+        from host_tools.oracle import modelfile
         m = modelfile.read(path)
         m["input_scale"] = 0.5
         modelfile.write(other, m)

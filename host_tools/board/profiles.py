@@ -2,7 +2,7 @@
 import json
 import os
 
-BOARDS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "boards")
+BOARDS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "boards")
 REQUIRED = {"name": str, "heap": str, "float_bits": int, "mpy_arch": str, "backend": str,
             "fallback_backend": str, "sensor": dict, "sample_rate_hz": int}
 BACKENDS = ("ulab", "viper", "plain")

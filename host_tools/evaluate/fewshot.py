@@ -25,7 +25,9 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from . import datasets, modelfile, train
+from ..data import datasets
+from ..learn import train
+from ..oracle import modelfile
 
 SHOTS = (1, 5)
 

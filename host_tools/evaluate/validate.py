@@ -12,8 +12,8 @@ import json
 
 import numpy as np
 
-from . import knn_ref, modelfile, reference
-from .board_io import Board, BoardError
+from ..oracle import knn_ref, modelfile, reference
+from ..board.board_io import Board, BoardError
 
 BATCH = 16
 SETUP = """

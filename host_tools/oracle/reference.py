@@ -35,7 +35,7 @@ def l2norm(y):
 
 
 def forward(model, x):
-    """Embedding of one int8 input vector under a model dict (host_tools.modelfile)."""
+    """Embedding of one int8 input vector under a model dict (host_tools.oracle.modelfile)."""
     x = np.asarray(x, dtype=np.int8)
     if x.shape != (model["in_dim"],):
         raise ValueError("input has shape %s, the model takes (%d,)" % (x.shape, model["in_dim"]))

@@ -25,14 +25,13 @@ import tempfile
 
 import numpy as np
 
-from host_tools.anomaly_eval import aeon_bytes
 
 SECONDS = 2
 
 
 def load_ts(split):
     """[(float array, label str)] of the univariate gesture series of one split."""
-    from host_tools import datasets
+    from ..data import datasets
     series, labels = datasets.load("PickupGestureWiimoteZ", split)
     return [(s[:, 0], lab) for s, lab in zip(series, labels)]
 

@@ -14,7 +14,7 @@ import os
 import tempfile
 import time
 
-from . import boards, mpy
+from . import profiles, mpy
 from .board_io import Board, BoardError
 
 LIB = "/lib"
@@ -108,7 +108,7 @@ def _put_verified(b, data, path):
 
 def flash(port, board, model=None, log=print, source=mpy.FIRMWARE):
     """Install firmware (+ model, + profile) on the board at port; returns a summary dict."""
-    profile = boards.load(board)
+    profile = profiles.load(board)
     start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         files = package_files(profile, os.path.join(tmp, "tinyenroll"), source)
@@ -150,14 +150,14 @@ def flash(port, board, model=None, log=print, source=mpy.FIRMWARE):
 
 def add_arguments(p):
     p.add_argument("--port", required=True, help="serial device, pty path or socket://host:port")
-    p.add_argument("--board", required=True, help="board profile: " + ", ".join(boards.names()))
+    p.add_argument("--board", required=True, help="board profile: " + ", ".join(profiles.names()))
     p.add_argument("--model", help="model file to install as /model.tem")
 
 
 def run(args):
     try:
         flash(args.port, args.board, args.model)
-    except (BoardError, boards.BoardError) as e:
+    except (BoardError, profiles.BoardError) as e:
         print("flash failed: %s" % e)
         return 1
     return 0

@@ -5,11 +5,10 @@
 A series is a float array (length, channels); lengths may differ.
 """
 import csv
-import io
 
 import numpy as np
 
-from .anomaly_eval import aeon_bytes
+from .aeon import aeon_bytes
 
 AEON = "aeon/datasets/data/%s/%s_%s.ts"
 NAMES = ("PickupGestureWiimoteZ", "JapaneseVowels")

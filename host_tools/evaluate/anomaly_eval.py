@@ -25,75 +25,21 @@ of the samples (moving averages as band filters). Every window's features are co
 the firmware code (tinyenroll.anomaly.band_features / shape_features) and by numpy here, and
 the run fails if they differ. The detector itself is the firmware code (tinyenroll.anomaly)
 run under CPython with the kernel backend chosen by --backend, and every threshold and
-score is checked against host_tools/anomaly_ref.py (the run fails if one differs).
+score is checked against host_tools/oracle/anomaly_ref.py (the run fails if one differs).
 """
-import io
 import json
 import os
-import subprocess
-import sys
-import zipfile
 
 import numpy as np
 
-AEON = "aeon==1.6.0"
-WHEEL = "aeon-1.6.0-py3-none-any.whl"
-WHEEL_SHA256 = "d05227086706f80111ac5fee8de4d5d3115bb3bcfd1c786c8629393055816409"
+from ..data.aeon import read_csv
+
 DAPHNET = "aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv"
 BLEEDING = "aeon/datasets/data/KDD-TSAD_135/135_UCR_Anomaly_InternalBleeding16_%s.csv"
 ECG = "aeon/datasets/data/UnitTest/ecg-diff-count-3_%s.csv"
 
 
 # ---------------------------------------------------------------- data
-
-def cache_dir():
-    d = os.environ.get("TINYENROLL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "tinyenroll")
-    os.makedirs(d, exist_ok=True)
-    return d
-
-
-def aeon_bytes(relpath):
-    """Bytes of a data file inside the aeon package: installed aeon, else the cached wheel."""
-    try:
-        import importlib.util
-        spec = importlib.util.find_spec("aeon")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is not None and spec.submodule_search_locations:
-        root = os.path.dirname(list(spec.submodule_search_locations)[0])
-        path = os.path.join(root, relpath)
-        if os.path.exists(path):
-            with open(path, "rb") as f:
-                return f.read()
-    wheel = os.path.join(cache_dir(), WHEEL)
-    if not os.path.exists(wheel):
-        # only the wheel, no dependencies (aeon itself is never imported); downloaded beside the
-        # cache and renamed into it, so an interrupted download never leaves a broken wheel
-        import tempfile
-        with tempfile.TemporaryDirectory(dir=cache_dir()) as tmp:
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", AEON, "-d", tmp],
-                           check=True)
-            got = os.path.join(tmp, WHEEL)
-            import hashlib
-            with open(got, "rb") as f:
-                digest = hashlib.sha256(f.read()).hexdigest()
-            if digest != WHEEL_SHA256:
-                raise RuntimeError("%s has sha256 %s, expected %s" % (WHEEL, digest, WHEEL_SHA256))
-            os.replace(got, wheel)
-    with zipfile.ZipFile(wheel) as z:
-        return z.read(relpath)
-
-
-def read_csv(relpath, columns):
-    """(values float array (n, len(columns)), is_anomaly int array (n,)) from an aeon csv."""
-    text = aeon_bytes(relpath).decode()
-    header = text.split("\n", 1)[0].strip().split(",")
-    idx = [header.index(c) for c in columns]
-    lab = header.index("is_anomaly")
-    a = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, usecols=idx + [lab], dtype=np.float64)
-    return a[:, :len(idx)], a[:, -1].astype(np.int64)
-
-
 DAPHNET_AXES = ["ankle_horiz_fwd", "ankle_vert", "ankle_horiz_lateral", "leg_horiz_fwd", "leg_vert",
                 "leg_horiz_lateral", "trunk_horiz_fwd", "trunk_vert", "trunk_horiz_lateral"]
 
@@ -324,7 +270,7 @@ def kmeans_baseline(rec, clusters=32, seed=0):
 def detector_run(rec, capacity, k, seed=1, verify=True, adapt_every=0):
     """Scores by the firmware detector (CPython, current kernel backend), checked against the reference."""
     from tinyenroll import anomaly
-    from host_tools import anomaly_ref
+    from host_tools.oracle import anomaly_ref
     dim = rec.learn.shape[1]
     det = anomaly.Detector(dim, capacity=capacity, k=k, seed=seed, raw=True, adapt_every=adapt_every)
     for v in rec.learn:
@@ -338,7 +284,7 @@ def detector_run(rec, capacity, k, seed=1, verify=True, adapt_every=0):
         ref.finish()
         want = np.array([ref.check(v)[0] for v in rec.test], dtype=np.int64)
         if ref.threshold != det.threshold or not np.array_equal(want, scores):
-            raise AssertionError("firmware detector (drift) differs from host_tools/anomaly_ref on %s" % rec.name)
+            raise AssertionError("firmware detector (drift) differs from host_tools/oracle/anomaly_ref on %s" % rec.name)
     elif verify:
         ref = anomaly_ref.Detector(dim, capacity=capacity, k=k, seed=seed, raw=True)
         for v in rec.learn:
@@ -347,7 +293,7 @@ def detector_run(rec, capacity, k, seed=1, verify=True, adapt_every=0):
         q = anomaly_ref.quantise(rec.test, ref.center, ref.shift)
         want = anomaly_ref.kth_distances(q, ref.rows, k)
         if ref.threshold != det.threshold or not np.array_equal(want, scores):
-            raise AssertionError("firmware detector differs from host_tools/anomaly_ref on %s" % rec.name)
+            raise AssertionError("firmware detector differs from host_tools/oracle/anomaly_ref on %s" % rec.name)
     return scores, scores > det.threshold, det.threshold, det
 
 
@@ -393,7 +339,7 @@ def micropython_run(rec, capacity, k, backend="viper", seed=1, heap="96K"):
     """Scores from the real micropython interpreter: features and detector both on-device."""
     import subprocess
     import tempfile
-    from host_tools import mpy
+    from host_tools.board import mpy
     kind, points, learn_w, test_w = rec.raw
     n, channels = learn_w[0].shape
     cfg = {"backend": backend, "dim": rec.learn.shape[1], "capacity": capacity, "k": k, "seed": seed,
@@ -418,7 +364,7 @@ def micropython_run(rec, capacity, k, backend="viper", seed=1, heap="96K"):
 
 
 def reference_scores(rec, capacity, k, seed=1):
-    from host_tools import anomaly_ref
+    from host_tools.oracle import anomaly_ref
     ref = anomaly_ref.Detector(rec.learn.shape[1], capacity=capacity, k=k, seed=seed, raw=True)
     for v in rec.learn:
         ref.learn(v)

@@ -25,7 +25,9 @@ import numpy as np
 from sklearn.decomposition import PCA
 from tqdm import tqdm
 
-from . import datasets, modelfile, quantize, reference
+from ..data import datasets
+from . import quantize
+from ..oracle import modelfile, reference
 
 SENSOR_SCALE = 1000  # dataset units -> int16 sensor counts (e.g. g -> milli-g)
 INPUT_SCALE = 1.0 / 32

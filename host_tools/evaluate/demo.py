@@ -21,8 +21,11 @@ import time
 
 import numpy as np
 
-from . import anomaly_eval, anomaly_ref, boards, flash, recording
-from .board_io import Board, BoardError
+from ..board import profiles, flash
+from ..data import recording
+from . import anomaly_eval
+from ..oracle import anomaly_ref
+from ..board.board_io import Board, BoardError
 
 DAPHNET_SIZE, DAPHNET_HOP, DAPHNET_LEARN = 128, 64, 40
 
@@ -173,8 +176,8 @@ def table(rows):
 
 def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, parts=("gestures", "anomaly")):
     """Run the demo; returns the summary dict (also written to out_dir/summary.json)."""
-    from .virtual_board import VirtualBoard
-    profile = boards.load(board)
+    from ..board.virtual_board import VirtualBoard
+    profile = profiles.load(board)
     vb = None
     start = time.time()
     if port is None:
@@ -252,6 +255,6 @@ def add_arguments(p):
 def run(args):
     try:
         return 0 if demo(args.port, args.board, args.out, args.speed)["ok"] else 1
-    except (BoardError, boards.BoardError) as e:
+    except (BoardError, profiles.BoardError) as e:
         print("demo failed: %s" % e)
         return 1

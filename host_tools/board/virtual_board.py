@@ -25,7 +25,7 @@ import threading
 import time
 import tty
 
-from . import boards, mpy
+from . import profiles, mpy
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 # Run before the REPL: the folder becomes the whole filesystem. VfsPosix with a root has a bug
@@ -56,7 +56,7 @@ del vfs, sys, _k
 
 class VirtualBoard:
     def __init__(self, board="virtual", fs_dir=None, log=None):
-        self.profile = boards.load(board)
+        self.profile = profiles.load(board)
         self._own_fs = fs_dir is None  # a temporary flash goes away with the board
         self.fs_dir = os.path.abspath(fs_dir or tempfile.mkdtemp(prefix="tinyenroll-vfs-"))
         os.makedirs(os.path.join(self.fs_dir, "lib"), exist_ok=True)

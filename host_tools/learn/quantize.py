@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from . import modelfile
+from ..oracle import modelfile
 
 
 def _quantize_row(w, b, s_x, s_y):

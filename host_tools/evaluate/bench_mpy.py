@@ -1,4 +1,4 @@
-# Runs inside MicroPython (host_tools/bench.py starts it): times the on-device pipeline with the
+# Runs inside MicroPython (host_tools/evaluate/bench.py starts it): times the on-device pipeline with the
 # selected kernel backend and a naive plain-Python baseline of the same computation, printing one
 # JSON object per line. Argument: a JSON config file.
 import sys

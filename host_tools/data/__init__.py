@@ -1,0 +1,3 @@
+"""Data in and out: labelled datasets (datasets, aeon), recordings made on boards (recording)
+and the hash-checked download cache (cache). May import oracle only.
+"""
