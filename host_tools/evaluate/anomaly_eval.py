@@ -297,42 +297,7 @@ def detector_run(rec, capacity, k, seed=1, verify=True, adapt_every=0):
     return scores, scores > det.threshold, det.threshold, det
 
 
-MPY_DETECTOR = r"""
-import sys, json, gc
-from tinyenroll import anomaly, kernels
-fh = open(sys.argv[1])
-cfg = json.loads(fh.readline())
-kernels.select(cfg["backend"])
-feat = [0] * cfg["dim"]
-learning = True
-count = 0
-gc.collect()
-free0 = low = gc.mem_free()
-det = anomaly.Detector(cfg["dim"], capacity=cfg["capacity"], k=cfg["k"], seed=cfg["seed"], raw=True)
-while True:
-    line = fh.readline()
-    if not line:
-        break
-    w = json.loads(line)
-    if cfg["kind"] == "band":
-        anomaly.band_features(w, cfg["n"], cfg["channels"], feat)
-    else:
-        anomaly.shape_features(w, cfg["n"], cfg["points"], feat)
-    w = line = None
-    if learning and det.seen == cfg["learn"]:
-        det.finish()
-        learning = False
-        print(det.threshold)
-    if learning:
-        det.learn(feat)
-    else:
-        print(det.check(feat)[0])
-    count += 1
-    if learning or count % 16 == 0:
-        gc.collect()
-        low = min(low, gc.mem_free())
-print("heap", free0 - low)
-"""
+MPY_DETECTOR = "import sys\nfrom tinyenroll.jobs.anomaly_eval import detector_file\ndetector_file(sys.argv[1])\n"
 
 
 def micropython_run(rec, capacity, k, backend="viper", seed=1, heap="96K"):
@@ -356,7 +321,7 @@ def micropython_run(rec, capacity, k, backend="viper", seed=1, heap="96K"):
         argv, env = mpy.command(script, heap=heap)
         p = subprocess.run(argv + [data], capture_output=True, text=True, env=env, timeout=1800)
     if p.returncode != 0:
-        raise RuntimeError("micropython failed on %s: %s" % (rec.name, p.stderr.strip()[-500:]))
+        raise RuntimeError("micropython failed on %s: %s" % (rec.name, (p.stdout + p.stderr).strip()[-500:]))
     lines = p.stdout.split()
     threshold = int(lines[0])
     scores = np.array([int(v) for v in lines[1:-2]], dtype=np.int64)

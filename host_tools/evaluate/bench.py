@@ -156,67 +156,12 @@ def cost_model(layers_by_model):
 # The demo pipeline at a plain ESP32's heap, all at once: model, 200 enrolled examples and an
 # anomaly detector over the model's embeddings (normal set of 128). (The demo's raw-feature
 # detector keeps an int32 reservoir while learning; the demo runs it after a soft reset.)
-FIT = """
-import gc, sys
-gc.collect()
-base = gc.mem_alloc()
-from tinyenroll import kernels, model, learner, anomaly
-kernels.select(sys.argv[2])
-# big buffers first, as a board application should: later small allocations cannot fragment them
-m = model.load(sys.argv[1])
-L = learner.Learner(m, sys.argv[3], capacity=200)
-d = anomaly.Detector(m.out_dim, capacity=128, k=2)
-gc.collect()
-for i in range(200):
-    e = bytes([((i * 37 + j * 11) % 200 + i % 10 * 5) & 0xFF for j in range(m.out_dim)])
-    L.knn.add('c%d' % (i % 10), e)
-for i in range(160):
-    d.learn(bytes(m.embed(bytes([(i * 7 + j * 13) & 0xFF for j in range(m.in_dim)]))))
-d.finish()
-f = bytes(m.embed(bytes(m.in_dim)))
-L.threshold()  # calibrate once, as the first classify after enrolling would
-gc.collect()
-held = gc.mem_alloc() - base
-gc.disable()
-a = gc.mem_alloc()
-L.classify(window=bytes(m.in_dim))
-d.check(f)
-step = gc.mem_alloc() - a
-gc.enable()
-gc.collect()
-print(held, step, gc.mem_free())
-"""
+FIT = "import sys\nfrom tinyenroll.jobs import bench\nbench.fit(sys.argv[1], sys.argv[2], sys.argv[3])\n"
 
 
 # An application that holds a k-NN store of n 32-d examples (10 classes) and classifies: only
 # kernels and enroll imported, one reused example buffer.
-STORE = """
-import gc, sys, time
-from tinyenroll import kernels, enroll
-kernels.select(sys.argv[1])
-n = int(sys.argv[2])
-gc.collect()
-a0 = gc.mem_alloc()
-e = enroll.Enroller(32, k=3, capacity=n, max_classes=10, max_per_class=n)
-v = bytearray(32)
-x = 7
-for i in range(n):
-    for j in range(32):
-        x = (1103515245 * x + 12345) & 0x7FFFFFFF
-        v[j] = ((i % 10) * 23 + j * 5 + x % 41) & 0xFF
-    e.add('c%d' % (i % 10), v)
-e.calibration()
-gc.collect()
-held = gc.mem_alloc() - a0
-ts = []
-for r in range(15):
-    t = time.ticks_us()
-    for _ in range(20):
-        e.classify(v)
-    ts.append(time.ticks_diff(time.ticks_us(), t) / 20)
-ts.sort()
-print(held, ts[7], gc.mem_free())
-"""
+STORE = "import sys\nfrom tinyenroll.jobs import bench\nbench.store(sys.argv[1], int(sys.argv[2]))\n"
 
 
 def store_96k(backend, n):

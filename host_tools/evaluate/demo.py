@@ -29,41 +29,6 @@ from ..board.board_io import Board, BoardError
 
 DAPHNET_SIZE, DAPHNET_HOP, DAPHNET_LEARN = 128, 64, 40
 
-ANOMALY_BOARD = """
-import array, gc, time
-from tinyenroll import anomaly
-from tinyenroll.sensors.replay import Replay
-_s = Replay('/daphnet.ter', loop=False, speed=%(speed)r)
-_c = _s.channels
-_buf = array.array('h', bytes(2 * %(size)d * _c))
-_tmp = array.array('h', bytes(2 * %(hop)d * _c))
-_feat = [0] * (5 * _c)
-_det = anomaly.Detector(5 * _c, capacity=128, k=2, raw=True)
-_half = %(hop)d * _c
-_s.read_window(_buf, %(size)d)
-_peak = 0
-for _i in range(%(windows)d):
-    if _i:
-        _s.read_window(_tmp, %(hop)d)
-        _buf[:_half] = _buf[_half:]
-        _buf[_half:] = _tmp
-    _t = time.ticks_us()
-    anomaly.band_features(_buf, %(size)d, _c, _feat)
-    if _i < %(learn)d:
-        _det.learn(_feat)
-        _r = None
-    else:
-        if _i == %(learn)d:
-            _det.finish()
-            print('T', _det.threshold)
-        _r = _det.check(_feat)
-    _us = time.ticks_diff(time.ticks_us(), _t)
-    gc.collect()
-    _peak = max(_peak, gc.mem_alloc())
-    if _r is not None:
-        print('S', _r[0], 1 if _r[1] else 0, _us)
-print('P', _peak)
-"""
 
 
 def daphnet_recording():
@@ -80,8 +45,8 @@ def run_anomaly(b, fs_put, speed, log):
     fs_put("daphnet.ter", lambda path: recording.write(path, x, 64))
     log("anomaly: replaying Daphnet (%d samples of 9 axes at 64 Hz, x%g) on the board..." % (len(x), speed))
     t = time.time()
-    out = b.exec(ANOMALY_BOARD % dict(speed=speed, size=DAPHNET_SIZE, hop=DAPHNET_HOP, windows=windows,
-                                      learn=DAPHNET_LEARN), "anomaly detection")
+    out = b.exec("from tinyenroll.jobs import demo as job\njob.replay_anomaly('/daphnet.ter', %r, %d, %d, %d, %d)"
+                 % (speed, DAPHNET_SIZE, DAPHNET_HOP, windows, DAPHNET_LEARN), "anomaly detection")
     seconds = time.time() - t
     threshold, scores, flags, us, peak = None, [], [], [], 0
     for line in out.split("\n"):

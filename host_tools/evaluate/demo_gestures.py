@@ -22,35 +22,6 @@ SHOTS = 3
 RATE_HZ = 100
 K = 3
 
-SETUP = """
-import array, binascii, gc, json, os, time
-from tinyenroll import frontend, learner, model
-from tinyenroll.sensors.replay import Replay
-for _f in ('/learned.cur', '/learned.prev', '/learned.tmp'):
-    try:
-        os.remove(_f)
-    except OSError:
-        pass
-_m = model.load('/model.tem')
-_L = learner.Learner(_m, '/learned', k=%(k)d, capacity=64)
-_s = Replay('/gestures.ter', loop=False, speed=%(speed)r)
-_buf = array.array('h', bytes(2 * %(longest)d))
-_x = bytearray(%(length)d)
-def _g(n, label):
-    _s.read_window(_buf, n)
-    t = time.ticks_us()
-    frontend.prepare(_buf, n, 1, %(length)d, _x)
-    e = _m.embed(_x)
-    h = binascii.hexlify(bytes(e)).decode()
-    if label:
-        _L.enroll(label, embedding=e, why='demo')
-        r = None
-    else:
-        r = list(_L.classify(embedding=e))
-    us = time.ticks_diff(time.ticks_us(), t)
-    gc.collect()
-    print(json.dumps([h, r, us, gc.mem_alloc()]))
-"""
 
 
 def run(b, fs_put, speed, log):
@@ -66,12 +37,12 @@ def run(b, fs_put, speed, log):
     truth = ["g" + ltr[i] for i in enroll] + ["g" + lte[i] for i in queries]
     fs_put("gestures.ter", lambda path: recording.write(path, np.concatenate(series), RATE_HZ))
     longest = max(len(s) for s in series)
-    b.exec(SETUP % dict(k=K, speed=speed, longest=longest, length=length), "setting up gestures")
+    b.exec("from tinyenroll.jobs import demo as job\njob.gestures(%d, %r, %d, %d)" % (K, speed, longest, length), "setting up gestures")
     log("gestures: %d novel classes, enrolling %d shots each then classifying %d windows, replayed at "
         "%d Hz x%g..." % (len(novel), SHOTS, len(queries), RATE_HZ, speed))
     answers = []
     for s, label in zip(series, labels):
-        out = b.exec("_g(%d, %r)" % (len(s), label), "gesture window").strip().splitlines()[-1]
+        out = b.exec("job.gesture(%d, %r)" % (len(s), label), "gesture window").strip().splitlines()[-1]
         answers.append(json.loads(out))
     # the reference: front end, model and search in numpy
     model = modelfile.read(MODEL)

@@ -16,19 +16,8 @@ from ..oracle import knn_ref, modelfile, reference
 from ..board.board_io import Board, BoardError
 
 BATCH = 16
-SETUP = """
-import binascii, json, os
-from tinyenroll import kernels, model, learner
-_m = model.load(%(model)r)
-def _e(h):
-    print(binascii.hexlify(bytes(_m.embed(binascii.unhexlify(h)))).decode())
-def _wipe(p):
-    for s in ('.cur', '.prev', '.tmp', '.log', '.log.1'):
-        try:
-            os.remove(p + s)
-        except OSError:
-            pass
-"""
+SCRATCH = "/validate"  # the board's scratch store, removed afterwards
+
 
 
 def load_data(path):
@@ -42,28 +31,26 @@ def load_data(path):
 
 
 def board_run(b, model_path, windows, labels, enroll, k=3):
-    """(embeddings, decisions, backend) computed on the board."""
-    b.exec(SETUP % {"model": model_path}, "loading the model on the board")
-    backend = b.eval("kernels.name", "reading the kernel backend")
+    """(embeddings, decisions, backend) computed on the board (tinyenroll.jobs.validate does its half)."""
+    b.exec("from tinyenroll.jobs import validate as job", "importing tinyenroll.jobs.validate")
+    backend = b.eval("job.open_model(%r)" % model_path, "loading the model on the board")
     embs = []
     for i in range(0, len(windows), BATCH):
-        code = "\n".join("_e(%r)" % w.tobytes().hex() for w in windows[i:i + BATCH])
+        code = "\n".join("job.embed(%r)" % w.tobytes().hex() for w in windows[i:i + BATCH])
         out = b.exec(code, "embedding windows %d.." % i).split()
         embs.extend(np.frombuffer(bytes.fromhex(h), np.int8) for h in out)
     decisions = []
     if labels is not None:
-        b.exec("_wipe('/validate')\n_L = learner.Learner(_m, '/validate', k=%d, capacity=%d, max_classes=%d, "
-               "max_per_class=%d)" % (k, max(1, int(enroll.sum())), max(1, len(set(labels))), max(1, int(enroll.sum()))),
+        n_enroll = max(1, int(enroll.sum()))
+        b.exec("job.scratch(%r, %d, %d, %d, %d)" % (SCRATCH, k, n_enroll, max(1, len(set(labels))), n_enroll),
                "making a scratch learner")
         for i in np.flatnonzero(enroll):
-            b.exec("_L.enroll(%r, window=binascii.unhexlify(%r))" % (labels[i], windows[i].tobytes().hex()),
-                   "enrolling window %d" % i)
+            b.exec("job.enroll(%r, %r)" % (labels[i], windows[i].tobytes().hex()), "enrolling window %d" % i)
         rest = np.flatnonzero(~enroll)
         for j in range(0, len(rest), BATCH):
-            code = "\n".join("print(json.dumps(list(_L.classify(window=binascii.unhexlify(%r)))))"
-                             % windows[i].tobytes().hex() for i in rest[j:j + BATCH])
+            code = "\n".join("job.classify(%r)" % windows[i].tobytes().hex() for i in rest[j:j + BATCH])
             decisions.extend(json.loads(line) for line in b.exec(code, "classifying").splitlines())
-        b.exec("_L = None\n_wipe('/validate')", "removing the scratch store")
+        b.exec("job.scratch_end(%r)" % SCRATCH, "removing the scratch store")
     return np.array(embs, np.int8).reshape(len(windows), -1), decisions, backend
 
 

@@ -1,0 +1,86 @@
+"""Board half of `tinyenroll demo`: gestures from the replay sensor, anomaly on a replayed recording."""
+import gc
+import time
+
+from . import hexlify, wipe
+
+_m = None     # the gesture model
+_L = None     # its learner
+_src = None   # the replay sensor
+_buf = None   # raw samples of one gesture (int16)
+_x = None     # the model's int8 input
+
+
+def gestures(k, speed, longest, length, model_path="/model.tem", store="/learned", rec="/gestures.ter"):
+    """Set up the gesture demo: model, a fresh learner and the replayed recording."""
+    global _m, _L, _src, _buf, _x
+    import array
+    from .. import learner, model
+    from ..sensors.replay import Replay
+    wipe(store)
+    _m = model.load(model_path)
+    _L = learner.Learner(_m, store, k=k, capacity=64)
+    _src = Replay(rec, loop=False, speed=speed)
+    _buf = array.array("h", bytes(2 * longest))
+    _x = bytearray(length)
+
+
+def gesture(n, label):
+    """Read the next n-sample gesture from the replay; enroll it as label, or classify it when
+    label is None. Prints JSON [embedding hex, decision or None, microseconds, heap in use]."""
+    import json
+    from .. import frontend
+    _src.read_window(_buf, n)
+    t = time.ticks_us()
+    frontend.prepare(_buf, n, 1, len(_x), _x)
+    e = _m.embed(_x)
+    h = hexlify(e)
+    if label:
+        _L.enroll(label, embedding=e, why="demo")
+        r = None
+    else:
+        r = list(_L.classify(embedding=e))
+    us = time.ticks_diff(time.ticks_us(), t)
+    gc.collect()
+    print(json.dumps([h, r, us, gc.mem_alloc()]))
+
+
+def replay_anomaly(path, speed, size, hop, windows, learn):
+    """Learn normal on the first `learn` windows of a replayed recording, then score the rest.
+
+    Prints 'T threshold' once learning ends, 'S score flagged microseconds' per scored window
+    and 'P peak-heap' at the end. Windows of `size` samples advance by `hop`.
+    """
+    import array
+    from .. import anomaly
+    from ..sensors.replay import Replay
+    src = Replay(path, loop=False, speed=speed)
+    c = src.channels
+    buf = array.array("h", bytes(2 * size * c))
+    tmp = array.array("h", bytes(2 * hop * c))
+    feat = [0] * (5 * c)
+    det = anomaly.Detector(5 * c, capacity=128, k=2, raw=True)
+    half = hop * c
+    src.read_window(buf, size)
+    peak = 0
+    for i in range(windows):
+        if i:
+            src.read_window(tmp, hop)
+            buf[:half] = buf[half:]
+            buf[half:] = tmp
+        t = time.ticks_us()
+        anomaly.band_features(buf, size, c, feat)
+        r = None
+        if i < learn:
+            det.learn(feat)
+        else:
+            if i == learn:
+                det.finish()
+                print("T", det.threshold)
+            r = det.check(feat)
+        us = time.ticks_diff(time.ticks_us(), t)
+        gc.collect()
+        peak = max(peak, gc.mem_alloc())
+        if r is not None:
+            print("S", r[0], 1 if r[1] else 0, us)
+    print("P", peak)
