@@ -37,21 +37,26 @@ def to_int16(series, scale=SENSOR_SCALE):
     return np.clip(np.round(np.asarray(series, np.float64) * scale), -32768, 32767).astype(np.int64)
 
 
-def frontend(x, length):
+def frontend(x, length, groups=1):
     """numpy twin of firmware/frontend.prepare: int16 (n, channels) -> int8 (channels*length,)."""
     x = np.asarray(x, np.int64)
     n, channels = x.shape
     if n < 2 or length < 2:
         raise ValueError("a window needs at least 2 samples and 2 points")
+    if groups < 1 or channels % groups:
+        raise ValueError("%d channels cannot be cut into %d equal groups" % (channels, groups))
     pos = np.arange(length, dtype=np.int64) * (n - 1)
     j, f = np.divmod(pos, length - 1)
     nxt = np.minimum(j + 1, n - 1)
-    v = x[j] + np.floor_divide((x[nxt] - x[j]) * f[:, None], length - 1)
-    v = v.T.ravel()
-    m = v.sum() // v.size
-    s = max(1, math.isqrt(int(((v - m) ** 2).sum() // v.size)))
-    q = np.floor_divide(64 * (v - m) + s, 2 * s)
-    return np.clip(q, -128, 127).astype(np.int8)
+    v = (x[j] + np.floor_divide((x[nxt] - x[j]) * f[:, None], length - 1)).T  # (channels, length)
+    q = np.empty_like(v)
+    per = channels // groups
+    for g in range(groups):
+        part = v[g * per:(g + 1) * per]
+        m = int(part.sum()) // part.size
+        s = max(1, math.isqrt(int(((part - m) ** 2).sum()) // part.size))
+        q[g * per:(g + 1) * per] = np.floor_divide(64 * (part - m) + s, 2 * s)
+    return np.clip(q, -128, 127).astype(np.int8).ravel()
 
 
 def prepare_all(series, length, scale=SENSOR_SCALE):
