@@ -39,16 +39,24 @@ def pace_window(sensor, buf, n):
 
 
 def from_profile(path="/board.json"):
-    """The sensor a board profile names (boards/*.json, installed by flash as /board.json)."""
+    """The sensor a board profile names (boards/*.json, installed by flash as /board.json), at
+    the profile's sample rate."""
     import json
     with open(path) as f:
-        sensor = json.load(f)["sensor"]
+        profile = json.load(f)
+    sensor = profile["sensor"]
+    rate = profile.get("sample_rate_hz", 50)
     if sensor["driver"] == "replay":
         from .replay import Replay
         return Replay("/" + sensor["file"])
     if sensor["driver"] == "mpu6050":
-        from machine import I2C, Pin
         from .mpu6050 import MPU6050
-        i2c = I2C(sensor["id"], sda=Pin(sensor["sda"]), scl=Pin(sensor["scl"]), freq=sensor["freq"])
-        return MPU6050(i2c, sensor["address"])
+        if sensor["bus"] == "sim":  # the virtual board: a recording behind the real driver
+            from .mpu6050_sim import SimBus
+            i2c = SimBus("/" + sensor["file"], loop=True)
+        else:
+            from machine import I2C, Pin
+            i2c = I2C(sensor["id"], sda=Pin(sensor["sda"]), scl=Pin(sensor["scl"]), freq=sensor["freq"])
+        return MPU6050(i2c, sensor["address"], rate_hz=rate, accel_range=sensor.get("accel_g", 4),
+                       gyro_range=sensor.get("gyro_dps", 500))
     raise ValueError("unknown sensor driver %r" % sensor["driver"])

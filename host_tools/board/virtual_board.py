@@ -55,8 +55,9 @@ del vfs, sys, _k
 
 
 class VirtualBoard:
-    def __init__(self, board="virtual", fs_dir=None, log=None):
+    def __init__(self, board="virtual", fs_dir=None, log=None, heap=None):
         self.profile = profiles.load(board)
+        self.heap = heap or self.profile["heap"]  # a test may ask for more than the profile's
         self._own_fs = fs_dir is None  # a temporary flash goes away with the board
         self.fs_dir = os.path.abspath(fs_dir or tempfile.mkdtemp(prefix="tinyenroll-vfs-"))
         os.makedirs(os.path.join(self.fs_dir, "lib"), exist_ok=True)
@@ -148,7 +149,7 @@ class VirtualBoard:
         self.child_fd, child_slave = pty.openpty()
         tty.setraw(child_slave)
         env = dict(os.environ, MICROPYPATH=":/lib")
-        argv = [mpy.micropython_path(), "-X", "heapsize=" + self.profile["heap"], "-i", self._boot.name]
+        argv = [mpy.micropython_path(), "-X", "heapsize=" + self.heap, "-i", self._boot.name]
         self._proc = subprocess.Popen(argv, stdin=child_slave, stdout=child_slave, stderr=child_slave,
                                       env=env, close_fds=True, cwd=self.fs_dir)
         os.close(child_slave)

@@ -1,0 +1,120 @@
+"""The maker's REPL app (tinyenroll.app) on the virtual board: from a freshly flashed board to
+enrolled classes that survive a reboot, reading the sensor through the real MPU-6050 driver."""
+import json
+
+import numpy as np
+import pytest
+
+from host_tools.board import flash
+from host_tools.board.board_io import Board, BoardError
+from host_tools.board.virtual_board import VirtualBoard
+from host_tools.data import recording
+from host_tools.learn import quantize
+from host_tools.oracle import modelfile
+
+RATE = 50
+WINDOW = 50          # samples: window_ms 1000 at 50 Hz
+LENGTH = 16
+CHANNELS = 6
+
+
+def _pattern(kind, rng):
+    """One window of a synthetic 6-axis motion: kind 0 a slow tilt, 1 a shake, 2 a twist."""
+    t = np.arange(WINDOW) / RATE
+    x = np.zeros((WINDOW, CHANNELS))
+    if kind == 0:
+        x[:, 0] = 8000 * t
+        x[:, 2] = 8192 - 4000 * t
+    elif kind == 1:
+        x[:, 1] = 6000 * np.sin(2 * np.pi * 6 * t)
+        x[:, 4] = 3000 * np.cos(2 * np.pi * 6 * t)
+    else:
+        x[:, 5] = 9000 * np.sin(2 * np.pi * 1 * t)
+        x[:, 3] = 2000 * t
+    return np.round(x + rng.normal(0, 150, x.shape)).astype(np.int64)
+
+
+def _board(tmp_path, heap=None):
+    rng = np.random.default_rng(2)
+    fs = tmp_path / "flash"
+    with VirtualBoard("virtual", str(fs), heap=heap) as vb:
+        # a model for 6 x 16 inputs, and an IMU recording: 2 takes of each pattern, then one of each
+        m = quantize.quantize_mlp([rng.normal(size=(24, CHANNELS * LENGTH))], [rng.normal(size=24)], [False],
+                                  rng.normal(size=(50, CHANNELS * LENGTH)), 4 / 127)
+        path = str(tmp_path / "m.tem")
+        modelfile.write(path, m)
+        flash.flash(vb.device, "virtual", path, log=lambda *a: None)
+        takes = [0, 0, 1, 1, 2, 2, 0, 1, 2, 2]
+        recording.write(str(fs / "imu.ter"), np.concatenate([_pattern(k, rng) for k in takes]), RATE)
+        profile = json.loads((fs / "board.json").read_text())
+        profile["sensor"] = {"driver": "mpu6050", "bus": "sim", "file": "imu.ter", "address": 104}
+        profile["sample_rate_hz"] = RATE
+        profile["model"] = {"path": "/model.tem", "channels": CHANNELS, "length": LENGTH, "groups": 2}
+        profile["app"] = {"window_ms": 1000, "store": "/learned", "k": 1}
+        (fs / "board.json").write_text(json.dumps(profile))
+        yield vb
+
+
+@pytest.fixture
+def board(tmp_path):
+    yield from _board(tmp_path)
+
+
+@pytest.fixture
+def big_board(tmp_path):
+    # 192K: on the 64-bit unix port the code of app + learner + selflabel + anomaly, loaded
+    # from .mpy into RAM, fragments a 96K heap until a 2 KB buffer no longer fits (largest
+    # free block 624 bytes, measured); a board with 32-bit objects or a frozen package needs
+    # far less. Reducing what imports hold is issue 13's.
+    yield from _board(tmp_path, heap="192K")
+
+
+def test_enroll_classify_undo_and_reboot(board):
+    with Board(board.device) as b:
+        banner = b.exec("import tinyenroll.app as te")
+        assert "nothing learned yet" in banner and "mpu6050 at 50 Hz" in banner
+        out = b.exec("te.enroll('tilt', n=2, countdown=0)")
+        assert "tilt 1/2" in out and "tilt 2/2" in out and "enroll another class to compare" in out
+        out = b.exec("te.enroll('shake', n=2, countdown=0)")
+        assert "nearest other class tilt" in out
+        b.exec("te.enroll('twist', n=2, countdown=0)")
+        answers = [b.exec("te.classify()").strip() for _ in range(3)]
+        assert [a.split()[0] for a in answers] == ["tilt", "shake", "twist"], answers
+        assert "tilt x2, shake x2, twist x2" in b.exec("te.labels()")
+        out = b.exec("te.undo()")                     # the last change (twist's 2nd take) is undone
+        assert "twist x1" in out
+        assert "FROZEN" in b.exec("te.freeze(); te.status()")
+        with pytest.raises(BoardError, match="frozen"):
+            b.exec("te.enroll('late', n=1, countdown=0)")
+        b.exec("te.unfreeze()")
+        help_text = b.exec("te.help()")
+        assert "te.enroll(label, n=3)" in help_text and len(help_text.splitlines()) >= 5
+    with Board(board.device) as b:                   # a soft reset: RAM gone, the store stays
+        banner = b.exec("import tinyenroll.app as te")
+        assert "knows tilt, shake, twist" in banner
+        assert "shake" in b.exec("te.forget('twist'); te.labels()")
+        assert "twist" not in b.exec("te.labels()")
+
+
+def test_live_and_anomaly(big_board):
+    board = big_board
+    with Board(board.device) as b:
+        b.exec("import tinyenroll.app as te")
+        b.exec("te.enroll('tilt', n=1, countdown=0); te.enroll('shake', n=1, countdown=0)")
+        out = b.exec("print('answers', te.live(seconds=3, hop_ms=500))")
+        assert "live: every 500 ms" in out
+        assert int(out.split("answers")[-1]) >= 3
+        assert "te.learn_normal(60) first" in b.exec("te.watch(seconds=1)")
+        out = b.exec("te.learn_normal(4); te.status()")
+        assert "normal learned: threshold" in out and "anomaly: threshold" in out
+    with Board(board.device) as b:                   # the learned normal is in the store too
+        assert "anomaly: threshold" in b.exec("import tinyenroll.app as te; te.status()")
+
+
+def test_missing_profile_is_one_line(tmp_path):
+    with VirtualBoard("virtual", str(tmp_path / "flash")) as vb:
+        flash.flash(vb.device, "virtual", None, log=lambda *a: None)
+        with Board(vb.device) as b:
+            out = b.exec("import tinyenroll.app as te")
+            assert "tinyenroll.app:" in out and "tinyenroll flash" in out
+            assert "te.enroll" in b.exec("te.help()")
