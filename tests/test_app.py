@@ -118,3 +118,35 @@ def test_missing_profile_is_one_line(tmp_path):
             out = b.exec("import tinyenroll.app as te")
             assert "tinyenroll.app:" in out and "tinyenroll flash" in out
             assert "te.enroll" in b.exec("te.help()")
+
+
+def test_ctrl_c_stops_a_loop_typed_at_the_repl(tmp_path):
+    """A person at the REPL: a `while True:` loop, Ctrl-C, and the REPL answers again (CRLF)."""
+    import time
+    import serial
+    with VirtualBoard("virtual", str(tmp_path / "flash")) as vb:
+        port = serial.Serial(vb.device, 115200, timeout=0.2)
+
+        def read_until(token, seconds=10):
+            got = b""
+            end = time.time() + seconds
+            while time.time() < end and token not in got:
+                got += port.read(256)
+            assert token in got, got
+            return got
+
+        port.write(b"\r")
+        read_until(b">>> ")
+        for ch in b"while True: pass\r":
+            port.write(bytes([ch]))
+            time.sleep(0.01)
+        port.write(b"\r")                     # ends the block: the loop runs
+        time.sleep(1.0)
+        port.write(b"\x03")
+        out = read_until(b">>> ")
+        assert b"KeyboardInterrupt" in out
+        port.write(b"print(6 * 7)\r")
+        out = read_until(b"42")
+        assert b"42\r\n" in out
+        assert vb.restarts == 0                # interrupted, not rebooted
+        port.close()

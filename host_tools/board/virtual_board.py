@@ -13,11 +13,18 @@ raw-paste. Where a board soft-reboots (Ctrl-D), the unix port exits: the supervi
 restarts it, prints "MPY: soft reboot" as a board does, and puts it back into raw REPL if it
 was there, so mpremote's usual flow (including its soft reset on connect) works unchanged.
 kill() drops the connection like a pulled USB cable.
+
+Like a board: Ctrl-C raises KeyboardInterrupt in a running program (the supervisor sends the
+interpreter SIGINT while it has its Ctrl-C handler installed, i.e. while code runs; at a
+prompt the byte goes through to the REPL's line editor), and the friendly REPL's lines end in
+CRLF (raw REPL output, which mpremote parses and which may carry binary frames, is passed
+unchanged).
 """
 import os
 import pty
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -145,6 +152,11 @@ class VirtualBoard:
                 pass
             self.child_fd = None
 
+    @property
+    def pid(self):
+        """The running interpreter's process id (it changes at every soft reboot)."""
+        return self._proc.pid if self._proc else None
+
     def _spawn(self, restart):
         self.child_fd, child_slave = pty.openpty()
         tty.setraw(child_slave)
@@ -201,13 +213,33 @@ class VirtualBoard:
             return
         if b"\x02" in data and self._raw:
             self._raw = False
+        if b"\x03" in data and self._running():
+            # a board's UART raises KeyboardInterrupt on Ctrl-C; the unix port only on SIGINT
+            self._proc.send_signal(signal.SIGINT)
+            data = data.replace(b"\x03", b"")
+            if not data:
+                return
         os.write(self.child_fd, data)
+
+    def _running(self):
+        """True while the interpreter runs code (its SIGINT handler is installed; at a prompt
+        SIGINT has its default action, which would end the process)."""
+        try:
+            with open("/proc/%d/status" % self._proc.pid) as f:
+                for line in f:
+                    if line.startswith("SigCgt:"):
+                        return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+        except (OSError, ValueError):
+            pass
+        return False  # no /proc (macOS): Ctrl-C reaches the REPL only at a prompt
 
     def _from_child(self, data):
         self._trace("<child", data)
         if not self._starting:
             if RAW_BANNER in data:
                 self._raw = True
+            if not self._raw:
+                data = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
             self._to_user(data)
             return
         # starting: hide the unix port's own banner, then show what a board would
@@ -270,10 +302,17 @@ def add_arguments(p):
                    "folder, removed when the board stops)")
 
 
+def _terminate(signum, frame):
+    raise SystemExit(0)
+
+
 def run(args):
     vb = VirtualBoard(args.board, args.fs).start()
-    print("virtual board %s (heap %s), flash in %s" % (args.board, vb.profile["heap"], vb.fs_dir))
+    # SIGTERM (kill, a service manager) stops the board like Ctrl-C: temporary files go too
+    signal.signal(signal.SIGTERM, _terminate)
+    print("virtual board %s (heap %s), flash in %s" % (args.board, vb.heap, vb.fs_dir))
     print("device: %s" % vb.device)
+    print("interpreter pid %d (changes at each soft reboot)" % vb.pid)
     print("e.g.    mpremote connect %s fs ls :" % vb.device)
     sys.stdout.flush()
     try:
