@@ -75,8 +75,8 @@ def test_named_errors():
     data = modelfile.to_bytes(small_model())
     with pytest.raises(model.ModelError, match="bad magic"):
         model.Model(bytearray(b"XXXX" + data[4:]))
-    with pytest.raises(model.ModelError, match="unknown format version 2"):
-        model.Model(bytearray(with_crc(data[:4] + b"\x02" + data[5:-4])))
+    with pytest.raises(model.ModelError, match="unknown format version 3"):
+        model.Model(bytearray(with_crc(data[:4] + b"\x03" + data[5:-4])))
     with pytest.raises(model.ModelError, match="unexpected bytes"):
         model.Model(bytearray(with_crc(data[:-4] + b"\x00\x00")))
     # shapes that do not chain: the ReLU after the first dense layer (12 wide) claims 11
