@@ -59,9 +59,9 @@ def _conv_front(draw, rng, channels, width, oddities):
 def models(draw, max_in=48, max_width=40, max_layers=3, l2norm=None, conv=True, oddities=True):
     """A model dict within the exporter's limits, sometimes right at the accumulator bound.
 
-    conv: sometimes a front of conv1d / pooling layers (1-4 input channels) before the dense
-    layers (then possibly none). oddities: leading and repeated ReLU / L2-norm layers."""
-    use_conv = conv and draw(st.booleans())
+    conv: sometimes (True), always ("always") or never (False) a front of conv1d / pooling
+    layers (1-4 input channels) before the dense layers (then possibly none). oddities: leading and repeated ReLU / L2-norm layers."""
+    use_conv = conv == "always" or (conv and draw(st.booleans()))
     if use_conv:
         channels = draw(st.integers(1, 4))
         in_dim = channels * draw(st.integers(1, max(1, max_in // channels)))
