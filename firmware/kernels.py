@@ -12,6 +12,11 @@ The rule every backend implements (x, W, y int8; b int32; k_i in 0..24):
   l2norm  s = sum y_i**2, n = isqrt(s);  z_i = floor((254*y_i + n) / (2*n)),  z = 0 if s == 0
           (z has Euclidean norm ~127: round-half-up of 127*y_i/n).
   sqdist  d = sum (a_i - b_i)**2 over int8 vectors of dimension D <= 256.
+  conv1d  x channel-major (C, L), W (O, C, K) int8, stride S, valid padding:
+          acc[o,t] = b_o + sum_c sum_k W[o,c,k] * x[c, t*S + k],  L_out = (L - K)//S + 1,
+          y[o,t] = clamp((acc[o,t] + r_o) >> k_o, lo, 127) as dense, output channel-major.
+  maxpool per channel the max over non-overlapping windows of P values, L_out = L // P.
+  avgpool per channel floor((2*s + P) / (2*P)) for each window sum s (mean, half up).
 
 Why no rounding can differ between float32 (ulab on ESP32/RP2040), float64 and int32:
   - the model writer and loader require 128*sum_j|W[i,j]| + |b_i| + r_i < 2**24 for every row,
@@ -22,6 +27,11 @@ Why no rounding can differ between float32 (ulab on ESP32/RP2040), float64 and i
     (exact) or at least 1/b away from one, while float32 rounding moves it by under 2**-8/b,
     so floor() of the rounded quotient equals the exact floor;
   - sqdist: D*255**2 < 2**24 for D <= 256, computed as |a|**2 + |b|**2 - 2*a.b in ulab.
+  - conv1d: each out channel is a dense row of C*K weights under the same bound, so every
+    partial sum in any order is an integer below 2**24 (ulab adds one dot per kernel tap);
+  - maxpool only compares; avgpool: |2*s + P| <= 257*P < 2**24 (P <= 4096) is exact, and the
+    quotient q = a/(2P) is an integer (exact) or >= 1/(2P) >= 2**-13 from one, while float32
+    rounding of |q| <= 128.5 moves it by at most 2**-17: floor() cannot differ.
 """
 import sys
 
@@ -104,6 +114,22 @@ def class_topk(dist, lab, count, k, ncls, top, fill):
     """For each class c < ncls: the k smallest dist[i] with lab[i] == c, ascending, into
     top[c*k:c*k+fill[c]] (top: array 'i'; fill: bytearray, its count). One pass over count rows."""
     _backend.class_topk(dist, lab, count, k, ncls, top, fill)
+
+
+
+def conv1d(layer, x, y):
+    """y (O*L_out int8) = requantised 1-D convolution of x (C*L int8, channel-major)."""
+    _backend.conv1d(layer, x, y)
+
+
+def maxpool(layer, x, y):
+    """y (C*L_out int8) = per-channel max over windows of layer.size of x (C*L int8)."""
+    _backend.maxpool(layer, x, y)
+
+
+def avgpool(layer, x, y):
+    """y (C*L_out int8) = per-channel rounded mean over windows of layer.size of x."""
+    _backend.avgpool(layer, x, y)
 
 
 select(available()[0])

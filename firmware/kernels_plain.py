@@ -89,3 +89,72 @@ def class_topk(dist, lab, count, k, ncls, top, fill):
             top[base + j] = top[base + j - 1]
             j -= 1
         top[base + j] = v
+
+
+def conv1d(layer, x, y):
+    w = layer.w
+    bias = layer.bias
+    shift = layer.shift
+    lo = layer.lo
+    c_in = layer.in_ch
+    kk = layer.kernel
+    stride = layer.stride
+    l_in = layer.in_len
+    l_out = layer.out_len
+    row = c_in * kk
+    q = 0
+    for o in range(layer.out_ch):
+        k = shift[o]
+        rnd = (1 << (k - 1)) if k else 0
+        wo = o * row
+        for t in range(l_out):
+            acc = bias[o]
+            xt = t * stride
+            for c in range(c_in):
+                wb = wo + c * kk
+                xb = c * l_in + xt
+                for j in range(kk):
+                    wv = w[wb + j]
+                    xv = x[xb + j]
+                    if wv > 127:
+                        wv -= 256
+                    if xv > 127:
+                        xv -= 256
+                    acc += wv * xv
+            acc = (acc + rnd) >> k
+            if acc < lo:
+                acc = lo
+            elif acc > 127:
+                acc = 127
+            y[q] = acc & 0xFF
+            q += 1
+
+
+def maxpool(layer, x, y):
+    size = layer.size
+    q = 0
+    for c in range(layer.channels):
+        base = c * layer.in_len
+        for t in range(layer.out_len):
+            m = -128
+            for j in range(base, base + size):
+                v = _s8(x[j])
+                if v > m:
+                    m = v
+            y[q] = m & 0xFF
+            q += 1
+            base += size
+
+
+def avgpool(layer, x, y):
+    size = layer.size
+    q = 0
+    for c in range(layer.channels):
+        base = c * layer.in_len
+        for t in range(layer.out_len):
+            s = 0
+            for j in range(base, base + size):
+                s += _s8(x[j])
+            y[q] = ((2 * s + size) // (2 * size)) & 0xFF
+            q += 1
+            base += size

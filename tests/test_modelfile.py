@@ -22,6 +22,18 @@ def small_model():
                                  [True, False], rng.normal(size=(50, 20)), 4 / 127)
 
 
+def small_conv_model():
+    """A version-2 file: conv1d + ReLU, max pool, conv1d, avg pool, dense, L2 norm."""
+    rng = np.random.default_rng(2)
+    layers = [("conv1d", rng.normal(size=(4, 2, 3)), rng.normal(size=4), 1, True), ("maxpool", 2),
+              ("conv1d", rng.normal(size=(3, 4, 2)), rng.normal(size=3), 2, False), ("avgpool", 2),
+              ("dense", rng.normal(size=(5, 9)), rng.normal(size=5), False)]
+    return quantize.quantize_layers(layers, rng.normal(size=(40, 2 * 28)), 4 / 127, in_channels=2)
+
+
+SMALL_MODELS = {"v1": small_model, "v2": small_conv_model}
+
+
 def with_crc(body):
     return body + struct.pack("<I", zlib.crc32(body) & 0xFFFFFFFF)
 
@@ -40,16 +52,19 @@ def test_round_trip_host_reader_and_firmware(m):
             assert np.array_equal(a["w"], b["w"]) and np.array_equal(a["b"], b["b"])
 
 
-def test_every_truncation_is_a_clear_error():
-    data = modelfile.to_bytes(small_model())
+@pytest.mark.parametrize("make", ["v1", "v2"])
+def test_every_truncation_is_a_clear_error(make):
+    data = modelfile.to_bytes(SMALL_MODELS[make]())
+    assert data[4] == int(make[1])
     for n in range(len(data)):
         with pytest.raises(model.ModelError) as e:
             model.Model(bytearray(data[:n]))
         assert "truncated" in str(e.value) or "CRC" in str(e.value), (n, str(e.value))
 
 
-def test_every_single_bit_flip_is_detected():
-    data = modelfile.to_bytes(small_model())
+@pytest.mark.parametrize("make", ["v1", "v2"])
+def test_every_single_bit_flip_is_detected(make):
+    data = modelfile.to_bytes(SMALL_MODELS[make]())
     for byte in range(len(data)):
         for bit in range(8):
             bad = bytearray(data)
@@ -61,7 +76,7 @@ def test_every_single_bit_flip_is_detected():
 @settings(max_examples=200)
 @given(st.data())
 def test_random_damage_never_crashes(data):
-    good = modelfile.to_bytes(small_model())
+    good = modelfile.to_bytes(SMALL_MODELS[data.draw(st.sampled_from(["v1", "v2"]))]())
     bad = bytearray(good)
     for _ in range(data.draw(st.integers(1, 8))):
         bad[data.draw(st.integers(0, len(bad) - 1))] = data.draw(st.integers(0, 255))
@@ -75,8 +90,8 @@ def test_named_errors():
     data = modelfile.to_bytes(small_model())
     with pytest.raises(model.ModelError, match="bad magic"):
         model.Model(bytearray(b"XXXX" + data[4:]))
-    with pytest.raises(model.ModelError, match="unknown format version 2"):
-        model.Model(bytearray(with_crc(data[:4] + b"\x02" + data[5:-4])))
+    with pytest.raises(model.ModelError, match="unknown format version 3"):
+        model.Model(bytearray(with_crc(data[:4] + b"\x03" + data[5:-4])))
     with pytest.raises(model.ModelError, match="unexpected bytes"):
         model.Model(bytearray(with_crc(data[:-4] + b"\x00\x00")))
     # shapes that do not chain: the ReLU after the first dense layer (12 wide) claims 11
@@ -159,8 +174,9 @@ print('REJECTED', ok)
 """
 
 
-def test_damage_in_real_micropython(tmp_path):
-    data = modelfile.to_bytes(small_model())
+@pytest.mark.parametrize("make", ["v1", "v2"])
+def test_damage_in_real_micropython(tmp_path, make):
+    data = modelfile.to_bytes(SMALL_MODELS[make]())
     (tmp_path / "m.tem").write_bytes(data)
     script = tmp_path / "damage.py"
     script.write_text(MPY_DAMAGE)

@@ -2,7 +2,15 @@
 
 A model here is a dict: {"input_scale": float, "layers": [layer, ...]} where a layer is
 {"type": "dense", "w": int8 (n_out, n_in), "b": int32 (n_out,), "shift": uint8 (n_out,),
- "out_scale": float} or {"type": "relu" | "l2norm", "n": size}.
+ "out_scale": float}, {"type": "relu" | "l2norm", "n": size} (n optional),
+{"type": "conv1d", "w": int8 (O, C, K), "b": int32 (O,), "shift": uint8 (O,), "stride": S,
+ "out_scale": float} or {"type": "maxpool" | "avgpool", "channels": C, "size": P}.
+Activations are channel-major (channel 0's L points, then channel 1's, ...): a layer's input
+length L is its input size divided by its channel count, which must divide exactly.
+A model of dense/relu/l2norm layers only is written as format version 1 (byte for byte as
+before); one with conv1d or pooling layers as version 2, whose layer records carry extra
+header fields after the common "<BBHH": conv1d "<HHHH" (in channels, out channels, kernel,
+stride), maxpool/avgpool "<HH" (channels, pool size).
 This module is independent of the firmware code: it is half of the reference the boards are
 checked against.
 """
@@ -13,7 +21,9 @@ import numpy as np
 
 MAGIC = b"TNYE"
 VERSION = 1
-TYPES = {"dense": 1, "relu": 2, "l2norm": 3}
+VERSION_CONV = 2
+TYPES = {"dense": 1, "relu": 2, "l2norm": 3, "conv1d": 4, "maxpool": 5, "avgpool": 6}
+V1_TYPES = ("dense", "relu", "l2norm")
 NAMES = {v: k for k, v in TYPES.items()}
 ACC_LIMIT = 1 << 24  # every partial sum must stay below this (exact in float32)
 MAX_SHIFT = 24
@@ -35,6 +45,10 @@ def check_layer(i, layer, n_in):
     kind = layer["type"]
     if kind not in TYPES:
         raise ExportError("layer %d: unknown type %r" % (i, kind))
+    if kind == "conv1d":
+        return check_conv1d(i, layer, n_in)
+    if kind in ("maxpool", "avgpool"):
+        return check_pool(i, layer, n_in)
     if kind != "dense":
         n = int(layer.get("n", n_in))
         if n != n_in:
@@ -62,6 +76,57 @@ def check_layer(i, layer, n_in):
     return n_out
 
 
+def _check_int_params(i, w, b, shift):
+    if w.size == 0 or w.min() < -128 or w.max() > 127:
+        raise ExportError("layer %d: weights outside int8" % i)
+    if b.min() < -(1 << 31) or b.max() >= (1 << 31):
+        raise ExportError("layer %d: bias outside int32" % i)
+    if shift.min() < 0 or shift.max() > MAX_SHIFT:
+        raise ExportError("layer %d: shifts must be in 0..%d" % (i, MAX_SHIFT))
+
+
+def check_conv1d(i, layer, n_in):
+    """Checks of a conv1d layer over n_in inputs; returns its output size O * L_out."""
+    w = np.asarray(layer["w"])
+    b = np.asarray(layer["b"])
+    shift = np.asarray(layer["shift"])
+    stride = int(layer.get("stride", 1))
+    if w.ndim != 3:
+        raise ExportError("layer %d (conv1d): weights must be (out_ch, in_ch, kernel), got %s" % (i, w.shape))
+    n_out, c, k = w.shape
+    if not (1 <= n_out <= 65535 and 1 <= c <= 65535 and 1 <= k <= 65535 and 1 <= stride <= 65535):
+        raise ExportError("layer %d (conv1d): channels, kernel and stride must be in 1..65535" % i)
+    if n_in % c:
+        raise ExportError("layer %d (conv1d): %d inputs do not divide into %d channels" % (i, n_in, c))
+    length = n_in // c
+    if length < k:
+        raise ExportError("layer %d (conv1d): input length %d is shorter than the kernel %d" % (i, length, k))
+    if b.shape != (n_out,) or shift.shape != (n_out,):
+        raise ExportError("layer %d (conv1d): bias %s / shift %s must be (%d,)" % (i, b.shape, shift.shape, n_out))
+    _check_int_params(i, w, b, shift)
+    worst = row_bounds(w.reshape(n_out, c * k), b, shift)
+    if worst.max() >= ACC_LIMIT:
+        r = int(worst.argmax())
+        raise ExportError("layer %d out channel %d: accumulator could reach %d, not below 2**24 "
+                          "(float32 dot on a board would round)" % (i, r, int(worst[r])))
+    return n_out * ((length - k) // stride + 1)
+
+
+def check_pool(i, layer, n_in):
+    """Checks of a maxpool/avgpool layer over n_in inputs; returns its output size C * L_out."""
+    c = int(layer["channels"])
+    p = int(layer["size"])
+    kind = layer["type"]
+    if not (1 <= c <= 65535 and 1 <= p <= 65535):
+        raise ExportError("layer %d (%s): channels and size must be in 1..65535" % (i, kind))
+    if n_in % c:
+        raise ExportError("layer %d (%s): %d inputs do not divide into %d channels" % (i, kind, n_in, c))
+    if n_in // c < p:
+        raise ExportError("layer %d (%s): input length %d is shorter than the pool size %d"
+                          % (i, kind, n_in // c, p))
+    return c * (n_in // c // p)
+
+
 def to_bytes(model):
     """Serialise a model dict, refusing any model the firmware could not compute exactly."""
     layers = model["layers"]
@@ -70,13 +135,25 @@ def to_bytes(model):
         raise ExportError("input size %d out of range 1..4096" % in_dim)
     if not 1 <= len(layers) <= 32:
         raise ExportError("layer count %d out of range 1..32" % len(layers))
-    out = bytearray(struct.pack("<4sBBHHHf", MAGIC, VERSION, 0, len(layers), in_dim, 0,
+    version = VERSION if all(layer["type"] in V1_TYPES for layer in layers) else VERSION_CONV
+    out = bytearray(struct.pack("<4sBBHHHf", MAGIC, version, 0, len(layers), in_dim, 0,
                                 float(model.get("input_scale", 1.0))))
     width = in_dim
     for i, layer in enumerate(layers):
         n_out = check_layer(i, layer, width)
+        if not 1 <= n_out <= 4096:
+            raise ExportError("layer %d (%s): output size %d out of range 1..4096" % (i, layer["type"], n_out))
         out += struct.pack("<BBHH", TYPES[layer["type"]], 0, width, n_out)
-        if layer["type"] == "dense":
+        if layer["type"] == "conv1d":
+            w = np.asarray(layer["w"])
+            out += struct.pack("<HHHH", w.shape[1], w.shape[0], w.shape[2], int(layer.get("stride", 1)))
+            out += np.asarray(w, dtype="<i1").tobytes()
+            out += np.asarray(layer["b"], dtype="<i4").tobytes()
+            out += np.asarray(layer["shift"], dtype="u1").tobytes()
+            out += struct.pack("<f", float(layer.get("out_scale", 1.0)))
+        elif layer["type"] in ("maxpool", "avgpool"):
+            out += struct.pack("<HH", int(layer["channels"]), int(layer["size"]))
+        elif layer["type"] == "dense":
             out += np.asarray(layer["w"], dtype="<i1").tobytes()
             out += np.asarray(layer["b"], dtype="<i4").tobytes()
             out += np.asarray(layer["shift"], dtype="u1").tobytes()
@@ -100,8 +177,8 @@ def from_bytes(data):
     if len(data) < 20:
         raise ValueError("truncated model file (%d bytes)" % len(data))
     magic, version, _, n_layers, in_dim, _, in_scale = struct.unpack_from("<4sBBHHHf", data, 0)
-    if magic != MAGIC or version != VERSION:
-        raise ValueError("not a version %d tinyenroll model" % VERSION)
+    if magic != MAGIC or version not in (VERSION, VERSION_CONV):
+        raise ValueError("not a version %d or %d tinyenroll model" % (VERSION, VERSION_CONV))
     if zlib.crc32(data[:-4]) & 0xFFFFFFFF != struct.unpack_from("<I", data, len(data) - 4)[0]:
         raise ValueError("CRC mismatch")
     off = 16
@@ -110,7 +187,26 @@ def from_bytes(data):
         kind, _, n_in, n_out = struct.unpack_from("<BBHH", data, off)
         off += 6
         name = NAMES[kind]
-        if name == "dense":
+        if version == VERSION and name not in V1_TYPES:
+            raise ValueError("layer type %s needs format version %d" % (name, VERSION_CONV))
+        if name == "conv1d":
+            c, o, k, stride = struct.unpack_from("<HHHH", data, off)
+            off += 8
+            w = np.frombuffer(data, dtype="<i1", count=o * c * k, offset=off).reshape(o, c, k)
+            off += o * c * k
+            b = np.frombuffer(data, dtype="<i4", count=o, offset=off)
+            off += 4 * o
+            shift = np.frombuffer(data, dtype="u1", count=o, offset=off)
+            off += o
+            (scale,) = struct.unpack_from("<f", data, off)
+            off += 4
+            layers.append({"type": name, "w": w, "b": b, "shift": shift, "stride": stride,
+                           "out_scale": scale})
+        elif name in ("maxpool", "avgpool"):
+            c, p = struct.unpack_from("<HH", data, off)
+            off += 4
+            layers.append({"type": name, "channels": c, "size": p})
+        elif name == "dense":
             w = np.frombuffer(data, dtype="<i1", count=n_in * n_out, offset=off).reshape(n_out, n_in)
             off += n_in * n_out
             b = np.frombuffer(data, dtype="<i4", count=n_out, offset=off)
