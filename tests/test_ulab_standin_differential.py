@@ -51,8 +51,9 @@ def _declined_reason(name):
 
 def _machine_dirs():
     env = os.environ.get("TINYENROLL_ULAB_UNIX")
-    if env:
+    if env is not None:  # set (even to nothing): only there
         yield env
+        return
     root = os.path.dirname(HERE)
     for up in (os.pardir, os.path.join(os.pardir, os.pardir)):
         yield os.path.normpath(os.path.join(root, up, "shared", "ulab-unix"))

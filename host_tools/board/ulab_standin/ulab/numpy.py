@@ -110,15 +110,10 @@ def _wrap(values, kind):
 def _round_to_int(values):
     """C round() (half away from zero) of floats, as int64; outside int32 is undefined in C."""
     v = _np.asarray(values, dtype=_np.float64)
-    r = _np.where(v >= 0, _np.floor(v + 0.5), _np.ceil(v - 0.5)) if v.size else v
-    # floor(v + 0.5) can be off for v just below .5 in double; redo those exactly
-    if v.size:
-        frac = _np.abs(v - _np.trunc(v))
-        r = _np.where(frac == 0.5, _np.trunc(v) + _np.sign(v), _np.where(frac < 0.5, _np.trunc(v),
-                                                                      _np.trunc(v) + _np.sign(v)))
-    if not _np.all(_np.isfinite(r)) or _np.any(_np.abs(r) >= 2 ** 31):
+    if not _np.all(_np.isfinite(v)) or _np.any(_np.abs(v) >= 2 ** 31 - 0.5):
         raise _nyi("float to integer conversion outside int32 (undefined in C)")
-    return r.astype(_np.int64)
+    t = _np.trunc(v)
+    return (t + _np.sign(v) * (_np.abs(v - t) >= 0.5)).astype(_np.int64)
 
 
 def _new_buffer(shape, kind):
@@ -388,7 +383,7 @@ class ndarray:
 
     __rpow__ = __pow__
 
-    def _compare(self, other, fn, swap=False):
+    def _compare(self, other, fn):
         pair = self._operands(other, False)
         if pair is None:
             return NotImplemented
