@@ -2,6 +2,10 @@
 
     with ulab_env.use_standin(32) as np:   # float32, as on ESP32 / RP2040
         kernels.select("ulab")
+
+The precision also sets np.float to the build's dtype code (102 float32, 100 float64), as real
+ulab reports it. The stand-in is checked against real ulab 6.12 builds by
+tests/test_ulab_standin_differential.py; what it does not model raises NotImplementedError.
 """
 import contextlib
 import os
