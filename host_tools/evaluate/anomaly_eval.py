@@ -310,11 +310,11 @@ def micropython_run(rec, capacity, k, backend="viper", seed=1, heap="96K"):
     cfg = {"backend": backend, "dim": rec.learn.shape[1], "capacity": capacity, "k": k, "seed": seed,
            "kind": kind, "n": n, "channels": channels, "points": points, "learn": len(learn_w)}
     with tempfile.TemporaryDirectory() as tmp:
-        data = os.path.join(tmp, "windows.jsonl")
-        with open(data, "w") as f:
-            f.write(json.dumps(cfg) + "\n")
+        data = os.path.join(tmp, "windows.bin")
+        with open(data, "wb") as f:
+            f.write((json.dumps(cfg) + "\n").encode())
             for w in list(learn_w) + list(test_w):
-                f.write(json.dumps([int(v) for v in w.reshape(-1)]) + "\n")
+                f.write(np.asarray(w, "<i4").reshape(-1).tobytes())
         script = os.path.join(tmp, "detector.py")
         with open(script, "w") as f:
             f.write(MPY_DETECTOR)
