@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from host_tools.board import flash, mpy, stream
+from host_tools.board import flash, mpy, profiles, stream
 from host_tools.data import recording
 from host_tools.board.board_io import Board, BoardError
 from host_tools.board.virtual_board import VirtualBoard
@@ -170,3 +170,44 @@ def test_validate_catches_a_board_that_computes_differently(tmp_path):
         modelfile.write(other, m)
         with pytest.raises(BoardError, match="flash it first"):
             validate.validate(vb.device, other, data, log=lambda *_: None)
+
+
+def test_flash_refuses_a_bad_model_before_touching_the_board(tmp_path):
+    from host_tools.oracle import modelfile
+    good, _, _, _ = small_model_and_data(tmp_path)
+    data = open(good, "rb").read()
+    (tmp_path / "trunc.tem").write_bytes(data[:-7])
+    flipped = bytearray(data)
+    flipped[40] ^= 4
+    (tmp_path / "flip.tem").write_bytes(bytes(flipped))
+    with VirtualBoard("virtual", str(tmp_path / "flash")) as vb:
+        flash.flash(vb.device, "virtual", good, log=lambda *_: None)
+        before = (tmp_path / "flash" / "model.tem").read_bytes()
+        for bad, why in (("trunc.tem", "truncated|CRC"), ("flip.tem", "CRC"), ("missing.tem", "does not exist")):
+            with pytest.raises(BoardError, match=why):
+                flash.flash(vb.device, "virtual", str(tmp_path / bad), log=lambda *_: None)
+        assert (tmp_path / "flash" / "model.tem").read_bytes() == before == data
+        assert modelfile.from_bytes(before)["crc"]
+
+
+def test_flash_checks_the_boards_architecture(tmp_path):
+    """A unix port gets its host's architecture whatever the profile (so --board esp32 works on
+    the virtual board); a real board whose arch differs from the profile is refused."""
+    import json
+    with VirtualBoard("esp32", str(tmp_path / "flash")) as vb:
+        done = flash.flash(vb.device, "esp32", log=lambda *_: None)
+        assert done["arch"] == mpy.HOST_ARCH
+        installed = json.loads((tmp_path / "flash" / "board.json").read_text())
+        assert installed["name"] == "esp32"
+        assert (tmp_path / "flash" / "main.py").read_text().startswith("from tinyenroll import standalone")
+        with Board(vb.device) as b:
+            assert b.eval("__import__('tinyenroll').__version__")
+            assert flash.board_arch(b, installed) == mpy.HOST_ARCH
+    # what real boards report: an ESP32 (xtensawin) and a Pico (armv6m), both .mpy 6.3
+    esp32, pico = (10 << 10) | (3 << 8) | 6, (4 << 10) | (3 << 8) | 6
+    assert flash.check_arch(esp32, "esp32", profiles.load("esp32")) == "xtensawin"
+    assert flash.check_arch(pico, "rp2", profiles.load("rp2040_pico")) == "armv6m"
+    with pytest.raises(BoardError, match="the board is xtensawin .esp32., profile 'rp2040_pico' is for armv6m"):
+        flash.check_arch(esp32, "esp32", profiles.load("rp2040_pico"))
+    with pytest.raises(BoardError, match="loads .mpy 6.2"):
+        flash.check_arch((4 << 10) | (2 << 8) | 6, "rp2", profiles.load("rp2040_pico"))

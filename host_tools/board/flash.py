@@ -7,6 +7,14 @@ staged in /lib/tinyenroll.new: files whose sha256 matches the installed copy are
 board, the rest are sent. Every staged file's hash is checked on the board, then two renames
 swap the staging folder in. A disconnect before the swap leaves the installed package in use
 (and the next flash starts over); model and profile are written beside and renamed in.
+
+Before anything on the board changes: the model (--model, or the profile's default) must be
+one the host reader accepts, and the board's sys.implementation must be able to load what is
+sent (.mpy version 6.3, the profile's architecture; a unix port - the virtual board - always
+gets its host's architecture). Besides the package it installs /model.tem, /board.json (the
+profile plus the model's front-end settings from its .json sidecar, which the app reads), the
+recording a replaying sensor plays, and /main.py (which runs tinyenroll.standalone on boot:
+it does nothing unless /board.json's app.autostart says so).
 """
 import hashlib
 import json
@@ -16,11 +24,18 @@ import time
 
 from . import profiles, mpy
 from .board_io import Board, BoardError
+from ..oracle import modelfile
 
 LIB = "/lib"
 PKG = LIB + "/tinyenroll"
 NEW = PKG + ".new"
 OLD = PKG + ".old"
+MODELS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models")
+MAIN = b"from tinyenroll import standalone\nstandalone.run()\n"
+# sys.implementation._mpy >> 10, as MicroPython numbers native architectures
+ARCHS = [None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
+         "xtensa", "xtensawin", "rv32imc", "rv64imc"]
+MPY_VERSION = (6, 3)  # what mpy-cross 1.29 writes
 
 # board-side helpers, sent once per session
 HELPERS = """
@@ -106,13 +121,69 @@ def _put_verified(b, data, path):
     b.exec("os.rename(%r, %r)" % (path + ".new", path), "installing " + path)
 
 
+def board_arch(b, profile):
+    """The mpy-cross architecture to build for the board at b, checked against the profile."""
+    mpy_bits, platform = b.eval("(__import__('sys').implementation._mpy, __import__('sys').platform)",
+                                "reading sys.implementation")
+    return check_arch(mpy_bits, platform, profile)
+
+
+def check_arch(mpy_bits, platform, profile):
+    """Architecture from sys.implementation._mpy and sys.platform; BoardError if this package
+    cannot run there or the profile names another board."""
+    version, sub, arch = mpy_bits & 0xFF, (mpy_bits >> 8) & 3, ARCHS[mpy_bits >> 10] if mpy_bits >> 10 < len(ARCHS) else "?"
+    if (version, sub) != MPY_VERSION:
+        raise BoardError("the board's firmware loads .mpy %d.%d; this package is built as %d.%d "
+                         "(MicroPython 1.23 or newer, with native code: update the firmware)"
+                         % ((version, sub) + MPY_VERSION))
+    if platform == "linux":
+        return arch  # the unix port (virtual board): its host's architecture, whatever the profile
+    if arch != profile["mpy_arch"]:
+        raise BoardError("the board is %s (%s), profile %r is for %s: wrong --board?"
+                         % (arch, platform, profile["name"], profile["mpy_arch"]))
+    return arch
+
+
+def model_and_info(profile, model):
+    """(model bytes, front-end settings for /board.json) checked by the host reader, or (None, {})."""
+    if model is None:
+        name = profile.get("model")
+        if not name:
+            return None, {}
+        model = os.path.join(MODELS, name)
+    if not os.path.exists(model):
+        raise BoardError("model file %s does not exist" % model)
+    with open(model, "rb") as f:
+        data = f.read()
+    try:
+        m = modelfile.from_bytes(data)
+    except ValueError as e:
+        raise BoardError("%s is not a model this package can run (%s); nothing was changed on the board"
+                         % (model, e)) from None
+    info = {"path": "/model.tem", "in_dim": m["in_dim"], "crc": m["crc"]}
+    if os.path.exists(model + ".json"):
+        with open(model + ".json") as f:
+            side = json.load(f)
+        for key in ("channels", "length", "groups"):
+            if key in side:
+                info[key] = side[key]
+    return data, info
+
+
 def flash(port, board, model=None, log=print, source=mpy.FIRMWARE):
     """Install firmware (+ model, + profile) on the board at port; returns a summary dict."""
     profile = profiles.load(board)
     start = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
-        files = package_files(profile, os.path.join(tmp, "tinyenroll"), source)
+    model_bytes, model_info = model_and_info(profile, model)
+    recording = None
+    rec_name = profile["sensor"].get("file")
+    if rec_name and os.path.exists(os.path.join(MODELS, rec_name)):
+        with open(os.path.join(MODELS, rec_name), "rb") as f:
+            recording = f.read()
     with Board(port) as b:
+        arch = board_arch(b, profile)
+        with tempfile.TemporaryDirectory() as tmp:
+            files = package_files(dict(profile, mpy_arch=arch), os.path.join(tmp, "tinyenroll"), source)
         b.exec(HELPERS, "loading flash helpers")
         # a swap cut between its two renames leaves only the .old package: put it back
         b.exec("_isdir(%r) or not _isdir(%r) or os.rename(%r, %r)" % (PKG, OLD, OLD, PKG), "recovering")
@@ -122,13 +193,15 @@ def flash(port, board, model=None, log=print, source=mpy.FIRMWARE):
         dirs = sorted({os.path.dirname(p) for p in files if os.path.dirname(p) != "/"})
         for d in dirs:
             b.exec("_mkdirs(%r)" % (NEW + d), "making " + d)
-        for rel, data in sorted(files.items()):
+        for i, (rel, data) in enumerate(sorted(files.items())):
             if installed.get(rel) == sha(data):
                 b.exec("_copy(%r, %r)" % (PKG + rel, NEW + rel), "copying " + rel)
                 skipped += 1
             else:
                 b.put(data, NEW + rel)
                 sent += 1
+            if log is print:  # progress on a terminal; tests and the demo pass their own log
+                print("  %-60s" % ("%d/%d %s" % (i + 1, len(files), rel)), end="\r", flush=True)
         staged = b.eval("_hashes(%r)" % NEW, "verifying")
         want = {rel: sha(data) for rel, data in files.items()}
         if staged != want:
@@ -137,21 +210,24 @@ def flash(port, board, model=None, log=print, source=mpy.FIRMWARE):
                              "is still in use" % ", ".join(sorted({p for p, _ in bad})))
         b.exec("_isdir(%r) and os.rename(%r, %r)\nos.rename(%r, %r)\n_rmtree(%r)"
                % (PKG, PKG, OLD, NEW, PKG, OLD), "swapping the package in")
-        if model:
-            with open(model, "rb") as f:
-                _put_verified(b, f.read(), "/model.tem")
-        _put_verified(b, json.dumps(profile).encode(), "/board.json")
-    summary = {"port": port, "board": board, "files": len(files), "sent": sent, "unchanged": skipped,
-               "model": bool(model), "seconds": round(time.time() - start, 2)}
-    log("flashed %(board)s on %(port)s: %(files)d files (%(sent)d sent, %(unchanged)d unchanged)%(m)s "
-        "in %(seconds).1f s" % dict(summary, m=", model" if model else ""))
+        if model_bytes is not None:
+            _put_verified(b, model_bytes, "/model.tem")
+        if recording is not None:
+            _put_verified(b, recording, "/" + rec_name)
+        installed_profile = dict(profile, model=model_info) if model_info else profile
+        _put_verified(b, json.dumps(installed_profile).encode(), "/board.json")
+        _put_verified(b, MAIN, "/main.py")
+    summary = {"port": port, "board": board, "arch": arch, "files": len(files), "sent": sent, "unchanged": skipped,
+               "model": model_bytes is not None, "seconds": round(time.time() - start, 2)}
+    log("flashed %(board)s (%(arch)s) on %(port)s: %(files)d files (%(sent)d sent, %(unchanged)d unchanged)%(m)s "
+        "in %(seconds).1f s" % dict(summary, m=", model" if model_bytes is not None else ""))
     return summary
 
 
 def add_arguments(p):
     p.add_argument("--port", required=True, help="serial device, pty path or socket://host:port")
     p.add_argument("--board", required=True, help="board profile: " + ", ".join(profiles.names()))
-    p.add_argument("--model", help="model file to install as /model.tem")
+    p.add_argument("--model", help="model file to install as /model.tem (default: the profile's model)")
 
 
 def run(args):
