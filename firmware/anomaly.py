@@ -45,6 +45,7 @@ import struct
 import binascii
 
 from . import kernels
+from .ints import check_int8, s8
 
 PRNG_M = 1073741789
 PRNG_A = 40003
@@ -228,8 +229,16 @@ class Detector:
         return self.state
 
     def _check_vec(self, vec):
+        # an int8 embedding, or (raw=True) dim ints with |x| < 2**29; ValueError otherwise
+        if not self.raw:
+            check_int8(vec, self.dim, "embedding", "detector expects", ValueError)
+            return
         if len(vec) != self.dim:
             raise ValueError("vector has %d values, detector expects %d" % (len(vec), self.dim))
+        for i in range(self.dim):
+            v = vec[i]
+            if not isinstance(v, int) or v >= RAW_LIMIT or v <= -RAW_LIMIT:
+                raise ValueError("raw feature %d = %r is not an int with |x| < 2**29" % (i, v))
 
     def learn(self, vec):
         """Take one normal window (raw ints when raw=True, else int8 bytes) into the reservoir."""
@@ -238,13 +247,6 @@ class Detector:
             raise ValueError("learning phase is over: reset() to learn again")
         self._check_vec(vec)
         dim = self.dim
-        if self.raw:
-            for i in range(dim):
-                v = vec[i]
-                if not isinstance(v, int) or v >= RAW_LIMIT or v <= -RAW_LIMIT:
-                    raise ValueError("raw feature %d = %r is not an int with |x| < 2**29" % (i, v))
-        elif not isinstance(vec, (bytes, bytearray, memoryview)):
-            raise ValueError("embedding must be int8 bytes/bytearray of length %d" % dim)
         t = self.seen
         if t < self.capacity:
             slot = t
@@ -316,9 +318,7 @@ class Detector:
         sh = self.shift
         for f in range(self.dim):
             d = src[off + f] - c[f]
-            e = sh[f]
-            if e > 127:
-                e -= 256
+            e = s8(sh[f])
             if e >= 0:
                 d >>= e
             else:
@@ -392,14 +392,8 @@ class Detector:
         """The int8 query (an internal buffer, valid until the next call) for vec."""
         self._check_vec(vec)
         if self.raw:
-            for i in range(self.dim):
-                v = vec[i]
-                if not isinstance(v, int) or v >= RAW_LIMIT or v <= -RAW_LIMIT:
-                    raise ValueError("raw feature %d = %r is not an int with |x| < 2**29" % (i, v))
             self._quantise_into(vec, 0, self._q, 0)
         else:
-            if not isinstance(vec, (bytes, bytearray, memoryview)):
-                raise ValueError("embedding must be int8 bytes/bytearray of length %d" % self.dim)
             self._q[:] = vec
         return self._q
 

@@ -22,6 +22,7 @@ Memory: dim + 5 bytes per example (row, label index, norm) plus a 4-byte scratch
 import array
 
 from . import kernels
+from .ints import check_int8, s8
 
 MAX_LABEL = 16
 
@@ -43,18 +44,6 @@ def check_label(label):
         if c < " " or c == "\x7f":
             raise EnrollError("label %r has a control character" % (label,))
     return label
-
-
-def _vector_ok(v, dim):
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        n = len(v)
-    elif isinstance(v, array.array) and repr(v)[7] == "b":
-        n = len(v)
-    else:
-        raise TypeError("embedding must be int8 (bytes, bytearray, memoryview or array('b')), got %s"
-                        % type(v).__name__)
-    if n != dim:
-        raise ValueError("embedding has %d values, the store holds %d" % (n, dim))
 
 
 class Enroller:
@@ -112,7 +101,7 @@ class Enroller:
     def check_add(self, label, emb):
         """Raise (changing nothing) if add(label, emb) cannot be done."""
         check_label(label)
-        _vector_ok(emb, self.dim)
+        check_int8(emb, self.dim, "embedding", "the store holds")
         if label not in self.labels:
             if len(self.labels) >= self.max_classes:
                 raise StoreFull("class cap reached (%d classes): forget one first" % self.max_classes)
@@ -255,7 +244,7 @@ class Enroller:
 
     def classify(self, emb):
         """(label or None for unknown, score, margin to the runner-up or None)."""
-        _vector_ok(emb, self.dim)
+        check_int8(emb, self.dim, "embedding", "the store holds")
         self.nearest = None
         if not self.labels:
             return None, None, None
@@ -354,10 +343,6 @@ class Enroller:
         return self.dist[0]
 
 
-def _s8(v):
-    return v - 256 if v > 127 else v
-
-
 def _keep_largest(top, filled, m, v):
     # top[:filled] holds the largest values seen, descending, at most m of them
     if filled < m:
@@ -381,5 +366,5 @@ def _mean_into(rows, members, d, out, off, skip):
         s = 0
         for i in members:
             if i != skip:
-                s += _s8(rows[i * d + j])
+                s += s8(rows[i * d + j])
         out[off + j] = ((2 * s + n) // (2 * n)) & 0xFF

@@ -25,6 +25,8 @@ Why no rounding can differ between float32 (ulab on ESP32/RP2040), float64 and i
 """
 import sys
 
+from .ints import isqrt  # noqa: F401  (kernels.isqrt: the l2norm rule's square root)
+
 DENSE_BOUND = 1 << 24
 MAX_SHIFT = 24
 MAX_DIST_DIM = 256
@@ -63,18 +65,6 @@ def select(backend):
     _backend = mod
     name = backend
     return backend
-
-
-def isqrt(s):
-    """Floor square root of a non-negative int, in integers only."""
-    if s < 2:
-        return s
-    x = s
-    y = (x + 1) >> 1
-    while y < x:
-        x = y
-        y = (x + s // x) >> 1
-    return x
 
 
 def dense(layer, x, y):

@@ -1,8 +1,5 @@
 """Plain-Python backend of kernels.py: the rule written as loops, runs anywhere."""
-
-
-def _s8(v):
-    return v - 256 if v > 127 else v
+from .ints import isqrt, s8
 
 
 def dense(layer, x, y):
@@ -36,20 +33,19 @@ def dense(layer, x, y):
 def sumsq(v, n):
     s = 0
     for i in range(n):
-        a = _s8(v[i])
+        a = s8(v[i])
         s += a * a
     return s
 
 
 def l2norm(y, n):
-    from .kernels import isqrt
     s = sumsq(y, n)
     if s == 0:
         return
     r = isqrt(s)
     den = 2 * r
     for i in range(n):
-        z = (254 * _s8(y[i]) + r) // den
+        z = (254 * s8(y[i]) + r) // den
         y[i] = z & 0xFF
 
 

@@ -7,6 +7,8 @@ or float arrays.
 """
 from ulab import numpy as np
 
+from .ints import isqrt
+
 
 def _prepare(layer):
     n = layer.n_out
@@ -35,7 +37,6 @@ def sumsq(v, n):
 
 
 def l2norm(y, n):
-    from .kernels import isqrt
     s = sumsq(y, n)
     if s == 0:
         return
