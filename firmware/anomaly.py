@@ -55,7 +55,6 @@ TARGET = 24
 MIN_SHIFT = -7
 MAX_SHIFT = 30
 RAW_LIMIT = 1 << 29
-BIG = 0x7FFFFFFF
 
 TAG = b"ANOM"
 MAGIC = b"TEAD"
@@ -198,6 +197,8 @@ class Detector:
         self.norms = array.array("i", [0] * capacity)
         self._out = array.array("i", [0] * capacity)
         self._best = array.array("i", [0] * k)
+        self._one_class = bytearray(capacity)  # every row in class 0, for kernels.class_topk
+        self._fill = bytearray(1)
         self._q = bytearray(dim)
         self.center = array.array("i", [0] * dim) if self.raw else None
         self.shift = bytearray(dim) if self.raw else None
@@ -335,23 +336,11 @@ class Detector:
 
     def _ksum(self, n, skip):
         """Sum of the k smallest of self._out[:n], leaving out index `skip` (-1 for none)."""
+        # n > k rows (finish() and from_bytes() see to it), so all k are found
+        kernels.class_topk(self._out, self._one_class, n, self.k, 1, self._best, self._fill, skip)
         best = self._best
-        k = self.k
-        for i in range(k):
-            best[i] = BIG
-        out = self._out
-        for i in range(n):
-            if i == skip:
-                continue
-            d = out[i]
-            if d < best[k - 1]:
-                j = k - 1
-                while j > 0 and best[j - 1] > d:
-                    best[j] = best[j - 1]
-                    j -= 1
-                best[j] = d
         t = 0
-        for i in range(k):
+        for i in range(self.k):
             t += best[i]
         return t
 

@@ -74,7 +74,6 @@ class Enroller:
         self.dist = array.array("i", bytes(4 * max(capacity, max_classes)))
         self.protos = bytearray(max_classes * dim) if mode == "prototype" else None
         self.pnorms = array.array("i", bytes(4 * max_classes))
-        self._best = array.array("i", bytes(4 * k))
         self._top = array.array("i", bytes(4 * (capacity // 10 + 2)))
         self._topk = array.array("i", bytes(4 * k * max_classes))
         self._fill = bytearray(max_classes)
@@ -204,42 +203,17 @@ class Enroller:
             return [self.dist[c] for c in range(ncls)]
         kernels.sqdist(q, qn, self.rows, self.norms, self.count, d, self.dist)
         kernels.class_topk(self.dist, self.lab, self.count, self.k, ncls, self._topk, self._fill)
-        k = self.k
-        top = self._topk
-        fill = self._fill
-        out = []
-        for c in range(ncls):
-            s = 0
-            for j in range(fill[c]):
-                s += top[c * k + j]
-            out.append(s // fill[c])
-        return out
+        return [self._topk_mean(c) for c in range(ncls)]
 
-    def _class_score(self, c, skip):
-        # floor mean of the k smallest distances in self.dist among rows of class c, except skip
-        best = self._best
-        m = 0
-        k = self.k
-        for i in range(self.count):
-            if self.lab[i] != c or i == skip:
-                continue
-            v = self.dist[i]
-            if m < k:
-                j = m
-                m += 1
-            elif v < best[k - 1]:
-                j = k - 1
-            else:
-                continue
-            while j > 0 and best[j - 1] > v:
-                best[j] = best[j - 1]
-                j -= 1
-            best[j] = v
+    def _topk_mean(self, c):
+        # floor mean of class c's k smallest distances, as the last class_topk left them
+        m = self._fill[c]
         if m == 0:
             return None
+        base = c * self.k
         s = 0
         for j in range(m):
-            s += best[j]
+            s += self._topk[base + j]
         return s // m
 
     def classify(self, emb):
@@ -309,9 +283,12 @@ class Enroller:
                         v = self._loo_proto(i, members)
                     else:
                         kernels.sqdist(self._row(i), self.norms[i], self.rows, self.norms, self.count, d, self.dist)
-                        v = self._class_score(c, i)
-                    filled = _keep_largest(top, filled, m, v)
-            q = top[m - 1]
+                        kernels.class_topk(self.dist, self.lab, self.count, self.k, ncls, self._topk,
+                                           self._fill, i)
+                        v = self._topk_mean(c)
+                    # the m largest scores are the m smallest of their negatives
+                    filled = kernels.topk_insert(top, 0, filled, m, -v)
+            q = -top[m - 1]
             self._threshold, self._source = q + q // 2, "loo"
         elif ncls >= 2:
             nearest = None
@@ -341,22 +318,6 @@ class Enroller:
         one[0] = kernels.sumsq(q, d)
         kernels.sqdist(self._row(i), self.norms[i], q, one, 1, d, self.dist)
         return self.dist[0]
-
-
-def _keep_largest(top, filled, m, v):
-    # top[:filled] holds the largest values seen, descending, at most m of them
-    if filled < m:
-        j = filled
-        filled += 1
-    elif v > top[m - 1]:
-        j = m - 1
-    else:
-        return filled
-    while j > 0 and top[j - 1] < v:
-        top[j] = top[j - 1]
-        j -= 1
-    top[j] = v
-    return filled
 
 
 def _mean_into(rows, members, d, out, off, skip):

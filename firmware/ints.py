@@ -4,6 +4,8 @@
     s8(v)                            a byte 0..255 read as int8 (-128..127)
     check_int8(v, n, what, where)    refuse anything but n int8 values (bytes, bytearray,
                                      memoryview or array('b'))
+    topk_insert(top, base, fill, k, v)  the bounded top-k step: the reference rule of
+                                     kernels.class_topk (kernels_viper has its machine-code twin)
 """
 import array
 
@@ -23,6 +25,23 @@ def isqrt(s):
 def s8(v):
     """The byte v (0..255, as bytearray and memoryview items read) as a signed int8."""
     return v - 256 if v > 127 else v
+
+
+def topk_insert(top, base, fill, k, v):
+    """top[base:base+fill] holds the smallest values seen so far, ascending, at most k of them;
+    v joins them if it is among the k smallest. Returns the new fill."""
+    if fill < k:
+        j = fill
+        fill += 1
+    elif v < top[base + k - 1]:
+        j = k - 1
+    else:
+        return fill
+    while j > 0 and top[base + j - 1] > v:
+        top[base + j] = top[base + j - 1]
+        j -= 1
+    top[base + j] = v
+    return fill
 
 
 def check_int8(v, n, what, where, error=TypeError):

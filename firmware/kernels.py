@@ -12,6 +12,7 @@ The rule every backend implements (x, W, y int8; b int32; k_i in 0..24):
   l2norm  s = sum y_i**2, n = isqrt(s);  z_i = floor((254*y_i + n) / (2*n)),  z = 0 if s == 0
           (z has Euclidean norm ~127: round-half-up of 127*y_i/n).
   sqdist  d = sum (a_i - b_i)**2 over int8 vectors of dimension D <= 256.
+  topk    per class, the k smallest distances in ascending order (bounded insertion sort).
 
 Why no rounding can differ between float32 (ulab on ESP32/RP2040), float64 and int32:
   - the model writer and loader require 128*sum_j|W[i,j]| + |b_i| + r_i < 2**24 for every row,
@@ -26,6 +27,7 @@ Why no rounding can differ between float32 (ulab on ESP32/RP2040), float64 and i
 import sys
 
 from .ints import isqrt  # noqa: F401  (kernels.isqrt: the l2norm rule's square root)
+from .ints import topk_insert  # noqa: F401  (one step of class_topk, for values found one at a time)
 
 DENSE_BOUND = 1 << 24
 MAX_SHIFT = 24
@@ -90,10 +92,11 @@ def sqdist(q, qnorm, rows, norms, count, dim, out):
     _backend.sqdist(q, qnorm, rows, norms, count, dim, out)
 
 
-def class_topk(dist, lab, count, k, ncls, top, fill):
-    """For each class c < ncls: the k smallest dist[i] with lab[i] == c, ascending, into
-    top[c*k:c*k+fill[c]] (top: array 'i'; fill: bytearray, its count). One pass over count rows."""
-    _backend.class_topk(dist, lab, count, k, ncls, top, fill)
+def class_topk(dist, lab, count, k, ncls, top, fill, skip=-1):
+    """For each class c < ncls: the k smallest dist[i] with lab[i] == c and i != skip, ascending,
+    into top[c*k:c*k+fill[c]] (top: array 'i'; fill: bytearray, its count). One pass over count
+    rows; every backend runs topk_insert's rule (values found one at a time use it directly)."""
+    _backend.class_topk(dist, lab, count, k, ncls, top, fill, skip)
 
 
 select(available()[0])

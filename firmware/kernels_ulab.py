@@ -55,6 +55,7 @@ def sqdist(q, qnorm, rows, norms, count, dim, out):
         out[r] = norms[r] + qnorm - 2 * int(dots[r])
 
 
-def class_topk(dist, lab, count, k, ncls, top, fill):
+def class_topk(dist, lab, count, k, ncls, top, fill, skip=-1):
+    # the plain one: ulab has no int32 for the distances (and its signed sort is wrong in 6.12)
     from .kernels_plain import class_topk as plain
-    plain(dist, lab, count, k, ncls, top, fill)
+    plain(dist, lab, count, k, ncls, top, fill, skip)
