@@ -2,7 +2,6 @@
 import array
 import json
 import random
-import subprocess
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -88,8 +87,7 @@ def test_class_topk_in_micropython(tmp_path):
     (tmp_path / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
     script = tmp_path / "topk_mpy.py"
     script.write_text(MPY_TOPK)
-    argv, env = mpy.command(str(script))
-    p = subprocess.run(argv + [str(tmp_path / "cases.jsonl")], capture_output=True, text=True, env=env, timeout=300)
+    p = mpy.run(str(script), args=[tmp_path / "cases.jsonl"])
     assert p.returncode == 0, p.stderr
     lines = p.stdout.strip().splitlines()
     assert len(lines) == len(cases)

@@ -22,7 +22,7 @@ Recordings (all inside aeon==1.6.0, read offline from the wheel):
 
 Features are integers made only of sums, differences, absolute values and floor divisions
 of the samples (moving averages as band filters). Every window's features are computed by
-the firmware code (tinyenroll.anomaly.band_features / shape_features) and by numpy here, and
+the firmware code (tinyenroll.features.band_features / shape_features) and by numpy here, and
 the run fails if they differ. The detector itself is the firmware code (tinyenroll.anomaly)
 run under CPython with the kernel backend chosen by --backend, and every threshold and
 score is checked against host_tools/oracle/anomaly_ref.py (the run fails if one differs).
@@ -142,15 +142,15 @@ def _episode_ids(y):
 
 
 def firmware_features(w, kind, points=16):
-    """The same features computed by the firmware code (tinyenroll.anomaly) for one window."""
-    from tinyenroll import anomaly
+    """The same features computed by the firmware code (tinyenroll.features) for one window."""
+    from tinyenroll import features
     n, c = w.shape
     if kind == "band":
         out = [0] * (5 * c)
-        anomaly.band_features([int(v) for v in w.reshape(-1)], n, c, out)
+        features.band_features([int(v) for v in w.reshape(-1)], n, c, out)
     else:
         out = [0] * (points + 2)
-        anomaly.shape_features([int(v) for v in w[:, 0]], n, points, out)
+        features.shape_features([int(v) for v in w[:, 0]], n, points, out)
     return out
 
 
@@ -297,28 +297,27 @@ def detector_run(rec, capacity, k, seed=1, verify=True, adapt_every=0):
     return scores, scores > det.threshold, det.threshold, det
 
 
+# windows arrive as little-endian int32 read into one buffer, as a board reads its sensor: a
+# JSON line per window would need a 16 KB contiguous block per parse, which a 96K heap with
+# the detector in it only just had
 MPY_DETECTOR = r"""
-import sys, json, gc
-from tinyenroll import anomaly, kernels
-fh = open(sys.argv[1])
+import sys, json, gc, array
+from tinyenroll import anomaly, features, kernels
+fh = open(sys.argv[1], "rb")
 cfg = json.loads(fh.readline())
 kernels.select(cfg["backend"])
 feat = [0] * cfg["dim"]
+w = array.array("i", bytes(4 * cfg["n"] * cfg["channels"]))
 learning = True
 count = 0
 gc.collect()
 free0 = low = gc.mem_free()
 det = anomaly.Detector(cfg["dim"], capacity=cfg["capacity"], k=cfg["k"], seed=cfg["seed"], raw=True)
-while True:
-    line = fh.readline()
-    if not line:
-        break
-    w = json.loads(line)
+while fh.readinto(w) == 4 * len(w):
     if cfg["kind"] == "band":
-        anomaly.band_features(w, cfg["n"], cfg["channels"], feat)
+        features.band_features(w, cfg["n"], cfg["channels"], feat)
     else:
-        anomaly.shape_features(w, cfg["n"], cfg["points"], feat)
-    w = line = None
+        features.shape_features(w, cfg["n"], cfg["points"], feat)
     if learning and det.seen == cfg["learn"]:
         det.finish()
         learning = False
@@ -345,11 +344,13 @@ def micropython_run(rec, capacity, k, backend="viper", seed=1, heap="96K"):
     cfg = {"backend": backend, "dim": rec.learn.shape[1], "capacity": capacity, "k": k, "seed": seed,
            "kind": kind, "n": n, "channels": channels, "points": points, "learn": len(learn_w)}
     with tempfile.TemporaryDirectory() as tmp:
-        data = os.path.join(tmp, "windows.jsonl")
-        with open(data, "w") as f:
-            f.write(json.dumps(cfg) + "\n")
+        data = os.path.join(tmp, "windows.bin")
+        with open(data, "wb") as f:
+            f.write(json.dumps(cfg).encode() + b"\n")
             for w in list(learn_w) + list(test_w):
-                f.write(json.dumps([int(v) for v in w.reshape(-1)]) + "\n")
+                if np.abs(w).max() >= 1 << 31:
+                    raise ValueError("%s: samples do not fit int32" % rec.name)
+                f.write(np.ascontiguousarray(w, dtype="<i4").tobytes())
         script = os.path.join(tmp, "detector.py")
         with open(script, "w") as f:
             f.write(MPY_DETECTOR)

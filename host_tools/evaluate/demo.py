@@ -31,7 +31,7 @@ DAPHNET_SIZE, DAPHNET_HOP, DAPHNET_LEARN = 128, 64, 40
 
 ANOMALY_BOARD = """
 import array, gc, time
-from tinyenroll import anomaly
+from tinyenroll import anomaly, features
 from tinyenroll.sensors.replay import Replay
 _s = Replay('/daphnet.ter', loop=False, speed=%(speed)r)
 _c = _s.channels
@@ -48,7 +48,7 @@ for _i in range(%(windows)d):
         _buf[:_half] = _buf[_half:]
         _buf[_half:] = _tmp
     _t = time.ticks_us()
-    anomaly.band_features(_buf, %(size)d, _c, _feat)
+    features.band_features(_buf, %(size)d, _c, _feat)
     if _i < %(learn)d:
         _det.learn(_feat)
         _r = None
