@@ -201,20 +201,24 @@ class Enroller:
         if self.mode == "prototype":
             kernels.sqdist(q, qn, self.protos, self.pnorms, ncls, d, self.dist)
             return [self.dist[c] for c in range(ncls)]
-        kernels.sqdist(q, qn, self.rows, self.norms, self.count, d, self.dist)
-        kernels.class_topk(self.dist, self.lab, self.count, self.k, ncls, self._topk, self._fill)
-        return [self._topk_mean(c) for c in range(ncls)]
+        return self._knn_scores(q, qn, -1)
 
-    def _topk_mean(self, c):
-        # floor mean of class c's k smallest distances, as the last class_topk left them
-        m = self._fill[c]
-        if m == 0:
-            return None
-        base = c * self.k
-        s = 0
-        for j in range(m):
-            s += self._topk[base + j]
-        return s // m
+    def _knn_scores(self, q, qn, skip):
+        # per class, the floor mean of the k smallest distances from q (sumsq qn) to its stored
+        # rows, row `skip` left out (leave-one-out); a list aligned with self.labels
+        k = self.k
+        ncls = len(self.labels)
+        top = self._topk
+        fill = self._fill
+        kernels.sqdist(q, qn, self.rows, self.norms, self.count, self.dim, self.dist)
+        kernels.class_topk(self.dist, self.lab, self.count, k, ncls, top, fill, skip)
+        out = []
+        for c in range(ncls):
+            s = 0
+            for j in range(fill[c]):
+                s += top[c * k + j]
+            out.append(s // fill[c])
+        return out
 
     def classify(self, emb):
         """(label or None for unknown, score, margin to the runner-up or None)."""
@@ -282,10 +286,7 @@ class Enroller:
                     if self.mode == "prototype":
                         v = self._loo_proto(i, members)
                     else:
-                        kernels.sqdist(self._row(i), self.norms[i], self.rows, self.norms, self.count, d, self.dist)
-                        kernels.class_topk(self.dist, self.lab, self.count, self.k, ncls, self._topk,
-                                           self._fill, i)
-                        v = self._topk_mean(c)
+                        v = self._knn_scores(self._row(i), self.norms[i], i)[c]
                     # the m largest scores are the m smallest of their negatives
                     filled = kernels.topk_insert(top, 0, filled, m, -v)
             q = -top[m - 1]
