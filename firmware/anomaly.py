@@ -6,7 +6,7 @@ however long the phase runs. finish() ends the phase: raw feature vectors are tu
 by a per-feature quantiser fitted on the reservoir (embeddings are int8 already), and the
 threshold is calibrated from the normal set itself. Then check(vec) -> (score, flagged).
 
-The rule (host_tools/anomaly_ref.py is an independent numpy copy, the tests compare them):
+The rule (host_tools/oracle/anomaly_ref.py is an independent numpy copy, the tests compare them):
   PRNG       x <- 40003 * x mod 1073741789, computed with Schrage's method so every value is
              a 31-bit small int on the boards (no big-int allocation).
   reservoir  window t goes to slot t while t < capacity; later j = next() % (t + 1) replaces
@@ -18,7 +18,7 @@ The rule (host_tools/anomaly_ref.py is an independent numpy copy, the tests comp
              (kernels.sqdist: exact and identical on ulab, viper and plain; D <= 256 keeps
              each below 2**24, k <= 16 keeps the sum below 2**28). k=2 by default: on the
              evaluation recordings it ranks anomalies better than k=1 (one noisy neighbour)
-             and than the k-th distance alone (see host_tools/anomaly_eval.py).
+             and than the k-th distance alone (see host_tools/evaluate/anomaly_eval.py).
   threshold  leave-one-out scores of the stored rows, sorted; the one at index
              (n-1)*qnum//qden times mnum//mden (at least 1). Why: it needs no hand-set constant,
              and with the default (max, x1) no learning window would have been flagged.
@@ -29,9 +29,7 @@ The rule (host_tools/anomaly_ref.py is an independent numpy copy, the tests comp
              keeps covering the other normal modes (replacing a random row instead cost up to 169
              false alarms on bleeding; the nearest row alone leaves the k-th behind). A flagged
              window is never learned; the threshold stays as calibrated.
-Raw features without a model: band_features() (multi-axis motion: level, spread, 3-8 Hz
-"freeze" band and <3 Hz locomotion band, crossings) and shape_features() (one channel's
-coarse shape) turn a window of integer samples into the detector's raw=True input.
+Raw features without a model (the detector's raw=True input) come from features.py.
 Guard rails: set `frozen`, or pass as `guard` the object that holds the board's freeze switch
 (anything with a `frozen` attribute, read at every call, normally the learner.Learner); then
 learn()/finish()/save() raise FrozenError and drift adaptation stops. reset() forgets
@@ -45,6 +43,7 @@ import struct
 import binascii
 
 from . import kernels
+from .ints import check_int8, s8
 
 PRNG_M = 1073741789
 PRNG_A = 40003
@@ -54,7 +53,6 @@ TARGET = 24
 MIN_SHIFT = -7
 MAX_SHIFT = 30
 RAW_LIMIT = 1 << 29
-BIG = 0x7FFFFFFF
 
 TAG = b"ANOM"
 MAGIC = b"TEAD"
@@ -64,92 +62,6 @@ _HEAD_SIZE = struct.calcsize(_HEAD)
 
 LEARNING = 0
 READY = 1
-
-
-def band_features(x, n, channels, out):
-    """Raw features of one window for the detector, in integers only.
-
-    x holds n samples of `channels` interleaved ints (x[t * channels + c]); n >= 21. For each
-    channel c, out[5c:5c+5] = mean, mean |x - mean|, the 3-8 Hz and below-3 Hz L1 power at a
-    64 Hz sample rate (moving averages over 8 and 21 samples as band filters: 8 Hz and ~3 Hz
-    nulls), and how often the 8-sample average crosses the mean. Every division floors, so the
-    board, CPython and host_tools/anomaly_eval.band_features agree exactly.
-    """
-    if n < 21:
-        raise ValueError("band_features needs at least 21 samples, got %d" % n)
-    if len(x) < n * channels or len(out) < 5 * channels:
-        raise ValueError("band_features: x needs %d values and out %d" % (n * channels, 5 * channels))
-    C = channels
-    m = n - 20
-    for c in range(C):
-        s = 0
-        for t in range(n):
-            s += x[t * C + c]
-        mean = s // n
-        a = 0
-        for t in range(n):
-            d = x[t * C + c] - mean
-            a += d if d >= 0 else -d
-        # moving sums: s8 over x[j+6 .. j+13], s21 over x[j .. j+20]
-        s8 = 0
-        for t in range(6, 14):
-            s8 += x[t * C + c]
-        s21 = 0
-        for t in range(21):
-            s21 += x[t * C + c]
-        fog = 0
-        loco = 0
-        for j in range(m):
-            if j:
-                s8 += x[(j + 13) * C + c] - x[(j + 5) * C + c]
-                s21 += x[(j + 20) * C + c] - x[(j - 1) * C + c]
-            lp21 = s21 // 21
-            d = s8 // 8 - lp21
-            fog += d if d >= 0 else -d
-            d = lp21 - mean
-            loco += d if d >= 0 else -d
-        # crossings of the 8-sample average through the mean
-        s8 = 0
-        for t in range(8):
-            s8 += x[t * C + c]
-        above = s8 // 8 >= mean
-        zc = 0
-        for j in range(1, n - 7):
-            s8 += x[(j + 7) * C + c] - x[(j - 1) * C + c]
-            now = s8 // 8 >= mean
-            if now != above:
-                zc += 1
-            above = now
-        out[5 * c] = mean
-        out[5 * c + 1] = a // n
-        out[5 * c + 2] = fog // m
-        out[5 * c + 3] = loco // m
-        out[5 * c + 4] = zc
-
-
-def shape_features(x, n, points, out):
-    """Raw features of one univariate window: `points` block means minus the window mean, then
-    the mean and mean |x - mean| (out needs points + 2 slots); integer floor divisions."""
-    b = n // points
-    if b < 1:
-        raise ValueError("shape_features: %d samples cannot make %d blocks" % (n, points))
-    if len(x) < n or len(out) < points + 2:
-        raise ValueError("shape_features: x needs %d values and out %d" % (n, points + 2))
-    s = 0
-    for t in range(n):
-        s += x[t]
-    mean = s // n
-    a = 0
-    for t in range(n):
-        d = x[t] - mean
-        a += d if d >= 0 else -d
-    for p in range(points):
-        bs = 0
-        for t in range(p * b, (p + 1) * b):
-            bs += x[t]
-        out[p] = bs // b - mean
-    out[points] = mean
-    out[points + 1] = a // n
 
 
 class FrozenError(Exception):
@@ -197,6 +109,8 @@ class Detector:
         self.norms = array.array("i", [0] * capacity)
         self._out = array.array("i", [0] * capacity)
         self._best = array.array("i", [0] * k)
+        self._one_class = bytearray(capacity)  # every row in class 0, for kernels.class_topk
+        self._fill = bytearray(1)
         self._q = bytearray(dim)
         self.center = array.array("i", [0] * dim) if self.raw else None
         self.shift = bytearray(dim) if self.raw else None
@@ -228,8 +142,16 @@ class Detector:
         return self.state
 
     def _check_vec(self, vec):
+        # an int8 embedding, or (raw=True) dim ints with |x| < 2**29; ValueError otherwise
+        if not self.raw:
+            check_int8(vec, self.dim, "embedding", "detector expects", ValueError)
+            return
         if len(vec) != self.dim:
             raise ValueError("vector has %d values, detector expects %d" % (len(vec), self.dim))
+        for i in range(self.dim):
+            v = vec[i]
+            if not isinstance(v, int) or v >= RAW_LIMIT or v <= -RAW_LIMIT:
+                raise ValueError("raw feature %d = %r is not an int with |x| < 2**29" % (i, v))
 
     def learn(self, vec):
         """Take one normal window (raw ints when raw=True, else int8 bytes) into the reservoir."""
@@ -238,13 +160,6 @@ class Detector:
             raise ValueError("learning phase is over: reset() to learn again")
         self._check_vec(vec)
         dim = self.dim
-        if self.raw:
-            for i in range(dim):
-                v = vec[i]
-                if not isinstance(v, int) or v >= RAW_LIMIT or v <= -RAW_LIMIT:
-                    raise ValueError("raw feature %d = %r is not an int with |x| < 2**29" % (i, v))
-        elif not isinstance(vec, (bytes, bytearray, memoryview)):
-            raise ValueError("embedding must be int8 bytes/bytearray of length %d" % dim)
         t = self.seen
         if t < self.capacity:
             slot = t
@@ -316,9 +231,7 @@ class Detector:
         sh = self.shift
         for f in range(self.dim):
             d = src[off + f] - c[f]
-            e = sh[f]
-            if e > 127:
-                e -= 256
+            e = s8(sh[f])
             if e >= 0:
                 d >>= e
             else:
@@ -335,23 +248,11 @@ class Detector:
 
     def _ksum(self, n, skip):
         """Sum of the k smallest of self._out[:n], leaving out index `skip` (-1 for none)."""
+        # n > k rows (finish() and from_bytes() see to it), so all k are found
+        kernels.class_topk(self._out, self._one_class, n, self.k, 1, self._best, self._fill, skip)
         best = self._best
-        k = self.k
-        for i in range(k):
-            best[i] = BIG
-        out = self._out
-        for i in range(n):
-            if i == skip:
-                continue
-            d = out[i]
-            if d < best[k - 1]:
-                j = k - 1
-                while j > 0 and best[j - 1] > d:
-                    best[j] = best[j - 1]
-                    j -= 1
-                best[j] = d
         t = 0
-        for i in range(k):
+        for i in range(self.k):
             t += best[i]
         return t
 
@@ -392,14 +293,8 @@ class Detector:
         """The int8 query (an internal buffer, valid until the next call) for vec."""
         self._check_vec(vec)
         if self.raw:
-            for i in range(self.dim):
-                v = vec[i]
-                if not isinstance(v, int) or v >= RAW_LIMIT or v <= -RAW_LIMIT:
-                    raise ValueError("raw feature %d = %r is not an int with |x| < 2**29" % (i, v))
             self._quantise_into(vec, 0, self._q, 0)
         else:
-            if not isinstance(vec, (bytes, bytearray, memoryview)):
-                raise ValueError("embedding must be int8 bytes/bytearray of length %d" % self.dim)
             self._q[:] = vec
         return self._q
 

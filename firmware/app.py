@@ -232,7 +232,7 @@ def _detector(dim):
 def learn_normal(seconds=60):
     """Learn `seconds` of normal operation (windows every half window), keep it in the store."""
     _setup()
-    from . import anomaly
+    from . import anomaly, features
     c = sensor.channels
     d = _detector(5 * c)
     if d.phase != anomaly.LEARNING:
@@ -241,7 +241,7 @@ def learn_normal(seconds=60):
     print("learning normal for %d windows (~%d s)..." % (windows, windows * _n // (2 * sensor.rate_hz)))
     for i in range(windows):
         sensor.read_window(_raw, _n)
-        anomaly.band_features(_raw, _n, c, _feat)
+        features.band_features(_raw, _n, c, _feat)
         d.learn(_feat)
         if i % 10 == 9:
             print(" %d/%d" % (i + 1, windows))
@@ -254,7 +254,7 @@ def watch(seconds=0, until=None):
     """Score windows against the learned normal; print flagged ones. Ctrl-C, `seconds` elapsed
     or until() true stops it; returns the number flagged."""
     _setup()
-    from . import anomaly
+    from . import anomaly, features
     c = sensor.channels
     d = _detector(5 * c)
     if d.phase == anomaly.LEARNING:
@@ -266,7 +266,7 @@ def watch(seconds=0, until=None):
     try:
         while True:
             sensor.read_window(_raw, _n)
-            anomaly.band_features(_raw, _n, c, _feat)
+            features.band_features(_raw, _n, c, _feat)
             score, bad = d.check(_feat)
             if bad:
                 flagged += 1

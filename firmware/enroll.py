@@ -22,6 +22,7 @@ Memory: dim + 5 bytes per example (row, label index, norm) plus a 4-byte scratch
 import array
 
 from . import kernels
+from .ints import check_int8, s8
 
 MAX_LABEL = 16
 
@@ -43,18 +44,6 @@ def check_label(label):
         if c < " " or c == "\x7f":
             raise EnrollError("label %r has a control character" % (label,))
     return label
-
-
-def _vector_ok(v, dim):
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        n = len(v)
-    elif isinstance(v, array.array) and repr(v)[7] == "b":
-        n = len(v)
-    else:
-        raise TypeError("embedding must be int8 (bytes, bytearray, memoryview or array('b')), got %s"
-                        % type(v).__name__)
-    if n != dim:
-        raise ValueError("embedding has %d values, the store holds %d" % (n, dim))
 
 
 class Enroller:
@@ -85,7 +74,6 @@ class Enroller:
         self.dist = array.array("i", bytes(4 * max(capacity, max_classes)))
         self.protos = bytearray(max_classes * dim) if mode == "prototype" else None
         self.pnorms = array.array("i", bytes(4 * max_classes))
-        self._best = array.array("i", bytes(4 * k))
         self._top = array.array("i", bytes(4 * (capacity // 10 + 2)))
         self._topk = array.array("i", bytes(4 * k * max_classes))
         self._fill = bytearray(max_classes)
@@ -112,7 +100,7 @@ class Enroller:
     def check_add(self, label, emb):
         """Raise (changing nothing) if add(label, emb) cannot be done."""
         check_label(label)
-        _vector_ok(emb, self.dim)
+        check_int8(emb, self.dim, "embedding", "the store holds")
         if label not in self.labels:
             if len(self.labels) >= self.max_classes:
                 raise StoreFull("class cap reached (%d classes): forget one first" % self.max_classes)
@@ -213,11 +201,17 @@ class Enroller:
         if self.mode == "prototype":
             kernels.sqdist(q, qn, self.protos, self.pnorms, ncls, d, self.dist)
             return [self.dist[c] for c in range(ncls)]
-        kernels.sqdist(q, qn, self.rows, self.norms, self.count, d, self.dist)
-        kernels.class_topk(self.dist, self.lab, self.count, self.k, ncls, self._topk, self._fill)
+        return self._knn_scores(q, qn, -1)
+
+    def _knn_scores(self, q, qn, skip):
+        # per class, the floor mean of the k smallest distances from q (sumsq qn) to its stored
+        # rows, row `skip` left out (leave-one-out); a list aligned with self.labels
         k = self.k
+        ncls = len(self.labels)
         top = self._topk
         fill = self._fill
+        kernels.sqdist(q, qn, self.rows, self.norms, self.count, self.dim, self.dist)
+        kernels.class_topk(self.dist, self.lab, self.count, k, ncls, top, fill, skip)
         out = []
         for c in range(ncls):
             s = 0
@@ -226,36 +220,9 @@ class Enroller:
             out.append(s // fill[c])
         return out
 
-    def _class_score(self, c, skip):
-        # floor mean of the k smallest distances in self.dist among rows of class c, except skip
-        best = self._best
-        m = 0
-        k = self.k
-        for i in range(self.count):
-            if self.lab[i] != c or i == skip:
-                continue
-            v = self.dist[i]
-            if m < k:
-                j = m
-                m += 1
-            elif v < best[k - 1]:
-                j = k - 1
-            else:
-                continue
-            while j > 0 and best[j - 1] > v:
-                best[j] = best[j - 1]
-                j -= 1
-            best[j] = v
-        if m == 0:
-            return None
-        s = 0
-        for j in range(m):
-            s += best[j]
-        return s // m
-
     def classify(self, emb):
         """(label or None for unknown, score, margin to the runner-up or None)."""
-        _vector_ok(emb, self.dim)
+        check_int8(emb, self.dim, "embedding", "the store holds")
         self.nearest = None
         if not self.labels:
             return None, None, None
@@ -319,10 +286,10 @@ class Enroller:
                     if self.mode == "prototype":
                         v = self._loo_proto(i, members)
                     else:
-                        kernels.sqdist(self._row(i), self.norms[i], self.rows, self.norms, self.count, d, self.dist)
-                        v = self._class_score(c, i)
-                    filled = _keep_largest(top, filled, m, v)
-            q = top[m - 1]
+                        v = self._knn_scores(self._row(i), self.norms[i], i)[c]
+                    # the m largest scores are the m smallest of their negatives
+                    filled = kernels.topk_insert(top, 0, filled, m, -v)
+            q = -top[m - 1]
             self._threshold, self._source = q + q // 2, "loo"
         elif ncls >= 2:
             nearest = None
@@ -354,26 +321,6 @@ class Enroller:
         return self.dist[0]
 
 
-def _s8(v):
-    return v - 256 if v > 127 else v
-
-
-def _keep_largest(top, filled, m, v):
-    # top[:filled] holds the largest values seen, descending, at most m of them
-    if filled < m:
-        j = filled
-        filled += 1
-    elif v > top[m - 1]:
-        j = m - 1
-    else:
-        return filled
-    while j > 0 and top[j - 1] < v:
-        top[j] = top[j - 1]
-        j -= 1
-    top[j] = v
-    return filled
-
-
 def _mean_into(rows, members, d, out, off, skip):
     # element-wise round-half-up mean of the member rows (except skip) into out[off:off+d]
     n = len(members) - (1 if skip in members else 0)
@@ -381,5 +328,5 @@ def _mean_into(rows, members, d, out, off, skip):
         s = 0
         for i in members:
             if i != skip:
-                s += _s8(rows[i * d + j])
+                s += s8(rows[i * d + j])
         out[off + j] = ((2 * s + n) // (2 * n)) & 0xFF

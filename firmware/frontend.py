@@ -15,7 +15,7 @@
 3. out holds channel 0's points, then channel 1's, ... (channel-major).
 host_tools/learn/train.py has the same rule in numpy; the tests compare them bit for bit.
 """
-from .kernels import isqrt
+from .ints import isqrt
 
 INPUT_SCALE = 1.0 / 32
 

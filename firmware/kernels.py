@@ -17,6 +17,7 @@ The rule every backend implements (x, W, y int8; b int32; k_i in 0..24):
           y[o,t] = clamp((acc[o,t] + r_o) >> k_o, lo, 127) as dense, output channel-major.
   maxpool per channel the max over non-overlapping windows of P values, L_out = L // P.
   avgpool per channel floor((2*s + P) / (2*P)) for each window sum s (mean, half up).
+  topk    per class, the k smallest distances in ascending order (bounded insertion sort).
 
 Why no rounding can differ between float32 (ulab on ESP32/RP2040), float64 and int32:
   - the model writer and loader require 128*sum_j|W[i,j]| + |b_i| + r_i < 2**24 for every row,
@@ -34,6 +35,9 @@ Why no rounding can differ between float32 (ulab on ESP32/RP2040), float64 and i
     rounding of |q| <= 128.5 moves it by at most 2**-17: floor() cannot differ.
 """
 import sys
+
+from .ints import isqrt  # noqa: F401  (kernels.isqrt: the l2norm rule's square root)
+from .ints import topk_insert  # noqa: F401  (one step of class_topk, for values found one at a time)
 
 DENSE_BOUND = 1 << 24
 MAX_SHIFT = 24
@@ -75,18 +79,6 @@ def select(backend):
     return backend
 
 
-def isqrt(s):
-    """Floor square root of a non-negative int, in integers only."""
-    if s < 2:
-        return s
-    x = s
-    y = (x + 1) >> 1
-    while y < x:
-        x = y
-        y = (x + s // x) >> 1
-    return x
-
-
 def dense(layer, x, y):
     """y (bytearray, n_out int8) = requantised W x + b of layer over x (bytearray, n_in int8)."""
     _backend.dense(layer, x, y)
@@ -110,10 +102,11 @@ def sqdist(q, qnorm, rows, norms, count, dim, out):
     _backend.sqdist(q, qnorm, rows, norms, count, dim, out)
 
 
-def class_topk(dist, lab, count, k, ncls, top, fill):
-    """For each class c < ncls: the k smallest dist[i] with lab[i] == c, ascending, into
-    top[c*k:c*k+fill[c]] (top: array 'i'; fill: bytearray, its count). One pass over count rows."""
-    _backend.class_topk(dist, lab, count, k, ncls, top, fill)
+def class_topk(dist, lab, count, k, ncls, top, fill, skip=-1):
+    """For each class c < ncls: the k smallest dist[i] with lab[i] == c and i != skip, ascending,
+    into top[c*k:c*k+fill[c]] (top: array 'i'; fill: bytearray, its count). One pass over count
+    rows; every backend runs topk_insert's rule (values found one at a time use it directly)."""
+    _backend.class_topk(dist, lab, count, k, ncls, top, fill, skip)
 
 
 

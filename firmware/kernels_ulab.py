@@ -7,6 +7,8 @@ or float arrays.
 """
 from ulab import numpy as np
 
+from .ints import isqrt
+
 
 def _prepare(layer):
     n = layer.n_out
@@ -35,7 +37,6 @@ def sumsq(v, n):
 
 
 def l2norm(y, n):
-    from .kernels import isqrt
     s = sumsq(y, n)
     if s == 0:
         return
@@ -54,9 +55,10 @@ def sqdist(q, qnorm, rows, norms, count, dim, out):
         out[r] = norms[r] + qnorm - 2 * int(dots[r])
 
 
-def class_topk(dist, lab, count, k, ncls, top, fill):
+def class_topk(dist, lab, count, k, ncls, top, fill, skip=-1):
+    # the plain one: ulab has no int32 for the distances (and its signed sort is wrong in 6.12)
     from .kernels_plain import class_topk as plain
-    plain(dist, lab, count, k, ncls, top, fill)
+    plain(dist, lab, count, k, ncls, top, fill, skip)
 
 
 def _prepare_conv(layer):

@@ -79,7 +79,8 @@ def _sqdist(q, rows, count: int, dim: int, out):
 
 
 @micropython.viper
-def _class_topk(dist, lab, count: int, k: int, ncls: int, top, fill):
+def _class_topk(dist, lab, count: int, k: int, ncls: int, top, fill, skip: int):
+    # ints.topk_insert for every row but skip, in machine code (the one viper top-k);
     # distances are non-negative and below 2**31, so 32-bit loads need no sign handling
     pd = ptr32(dist)
     pl = ptr8(lab)
@@ -88,6 +89,8 @@ def _class_topk(dist, lab, count: int, k: int, ncls: int, top, fill):
     for c in range(ncls):
         pf[c] = 0
     for i in range(count):
+        if i == skip:
+            continue
         c = int(pl[i])
         v = int(pd[i])
         m = int(pf[c])
@@ -123,8 +126,8 @@ def sqdist(q, qnorm, rows, norms, count, dim, out):
     _sqdist(q, rows, count, dim, out)
 
 
-def class_topk(dist, lab, count, k, ncls, top, fill):
-    _class_topk(dist, lab, count, k, ncls, top, fill)
+def class_topk(dist, lab, count, k, ncls, top, fill, skip=-1):
+    _class_topk(dist, lab, count, k, ncls, top, fill, skip)
 
 
 @micropython.viper

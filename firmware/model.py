@@ -28,6 +28,7 @@ import array
 import os
 
 from . import kernels
+from .ints import check_int8
 
 MAGIC = b"TNYE"
 VERSION = 1
@@ -243,11 +244,7 @@ class Model:
 
     def embed(self, window):
         """Embedding of one int8 window; returns a bytearray reused by the next call."""
-        if not isinstance(window, (bytes, bytearray, memoryview)):
-            if not (isinstance(window, array.array) and _typecode(window) == "b"):
-                raise TypeError("window must be int8 (bytes, bytearray or array('b')), got %s" % (type(window).__name__,))
-        if len(window) != self.in_dim:
-            raise ValueError("window has %d values, the model takes %d" % (len(window), self.in_dim))
+        check_int8(window, self.in_dim, "window", "the model takes")
         x = self._a
         y = self._b
         x[:self.in_dim] = window
@@ -278,14 +275,6 @@ def _relu(x, n):
     for i in range(n):
         if x[i] > 127:
             x[i] = 0
-
-
-def _typecode(a):
-    # MicroPython's array has no .typecode; its repr starts with array('b'
-    tc = getattr(a, "typecode", None)
-    if tc is None:
-        tc = repr(a)[7]
-    return tc
 
 
 def load(path):

@@ -9,7 +9,7 @@ def detector_file(path):
     took beyond its start)."""
     import array
     import json
-    from .. import anomaly, kernels
+    from .. import anomaly, features, kernels
     fh = open(path, "rb")
     cfg = json.loads(fh.readline())
     kernels.select(cfg["backend"])
@@ -23,9 +23,9 @@ def detector_file(path):
     det = anomaly.Detector(cfg["dim"], capacity=cfg["capacity"], k=cfg["k"], seed=cfg["seed"], raw=True)
     while fh.readinto(w) == 4 * len(w):
         if band:
-            anomaly.band_features(w, cfg["n"], cfg["channels"], feat)
+            features.band_features(w, cfg["n"], cfg["channels"], feat)
         else:
-            anomaly.shape_features(w, cfg["n"], cfg["points"], feat)
+            features.shape_features(w, cfg["n"], cfg["points"], feat)
         if learning and det.seen == cfg["learn"]:
             det.finish()
             learning = False

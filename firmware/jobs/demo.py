@@ -52,7 +52,7 @@ def replay_anomaly(path, speed, size, hop, windows, learn):
     and 'P peak-heap' at the end. Windows of `size` samples advance by `hop`.
     """
     import array
-    from .. import anomaly
+    from .. import anomaly, features
     from ..sensors.replay import Replay
     src = Replay(path, loop=False, speed=speed)
     c = src.channels
@@ -69,7 +69,7 @@ def replay_anomaly(path, speed, size, hop, windows, learn):
             buf[:half] = buf[half:]
             buf[half:] = tmp
         t = time.ticks_us()
-        anomaly.band_features(buf, size, c, feat)
+        features.band_features(buf, size, c, feat)
         r = None
         if i < learn:
             det.learn(feat)

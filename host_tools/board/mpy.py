@@ -81,10 +81,10 @@ def command(script, heap="96K", extra_path=(), compiled=True):
     return [micropython_path(), "-X", "heapsize=" + heap, script], env
 
 
-def run(script, heap="96K", input=None, timeout=300, extra_path=(), compiled=True):
-    """Run a script file; returns CompletedProcess (text)."""
+def run(script, heap="96K", input=None, timeout=300, extra_path=(), compiled=True, args=()):
+    """Run a script file (sys.argv[1:] = args); returns CompletedProcess (text)."""
     argv, env = command(script, heap, extra_path, compiled)
-    return subprocess.run(argv, input=input, capture_output=True, text=True, env=env, timeout=timeout)
+    return subprocess.run(argv + [str(a) for a in args], input=input, capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def start(script, heap="96K", extra_path=(), compiled=True):

@@ -22,7 +22,7 @@ Recordings (all inside aeon==1.6.0, read offline from the wheel):
 
 Features are integers made only of sums, differences, absolute values and floor divisions
 of the samples (moving averages as band filters). Every window's features are computed by
-the firmware code (tinyenroll.anomaly.band_features / shape_features) and by numpy here, and
+the firmware code (tinyenroll.features.band_features / shape_features) and by numpy here, and
 the run fails if they differ. The detector itself is the firmware code (tinyenroll.anomaly)
 run under CPython with the kernel backend chosen by --backend, and every threshold and
 score is checked against host_tools/oracle/anomaly_ref.py (the run fails if one differs).
@@ -142,15 +142,15 @@ def _episode_ids(y):
 
 
 def firmware_features(w, kind, points=16):
-    """The same features computed by the firmware code (tinyenroll.anomaly) for one window."""
-    from tinyenroll import anomaly
+    """The same features computed by the firmware code (tinyenroll.features) for one window."""
+    from tinyenroll import features
     n, c = w.shape
     if kind == "band":
         out = [0] * (5 * c)
-        anomaly.band_features([int(v) for v in w.reshape(-1)], n, c, out)
+        features.band_features([int(v) for v in w.reshape(-1)], n, c, out)
     else:
         out = [0] * (points + 2)
-        anomaly.shape_features([int(v) for v in w[:, 0]], n, points, out)
+        features.shape_features([int(v) for v in w[:, 0]], n, points, out)
     return out
 
 
@@ -312,9 +312,11 @@ def micropython_run(rec, capacity, k, backend="viper", seed=1, heap="96K"):
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "windows.bin")
         with open(data, "wb") as f:
-            f.write((json.dumps(cfg) + "\n").encode())
+            f.write(json.dumps(cfg).encode() + b"\n")
             for w in list(learn_w) + list(test_w):
-                f.write(np.asarray(w, "<i4").reshape(-1).tobytes())
+                if np.abs(w).max() >= 1 << 31:
+                    raise ValueError("%s: samples do not fit int32" % rec.name)
+                f.write(np.ascontiguousarray(w, dtype="<i4").tobytes())
         script = os.path.join(tmp, "detector.py")
         with open(script, "w") as f:
             f.write(MPY_DETECTOR)

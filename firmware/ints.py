@@ -1,0 +1,59 @@
+"""Integer helpers shared by the kernels and the modules above them (imports nothing of the package).
+
+    isqrt(s)                         floor square root, in integers only
+    s8(v)                            a byte 0..255 read as int8 (-128..127)
+    check_int8(v, n, what, where)    refuse anything but n int8 values (bytes, bytearray,
+                                     memoryview or array('b'))
+    topk_insert(top, base, fill, k, v)  the bounded top-k step: the reference rule of
+                                     kernels.class_topk (kernels_viper has its machine-code twin)
+"""
+import array
+
+
+def isqrt(s):
+    """Floor square root of a non-negative int, in integers only."""
+    if s < 2:
+        return s
+    x = s
+    y = (x + 1) >> 1
+    while y < x:
+        x = y
+        y = (x + s // x) >> 1
+    return x
+
+
+def s8(v):
+    """The byte v (0..255, as bytearray and memoryview items read) as a signed int8."""
+    return v - 256 if v > 127 else v
+
+
+def topk_insert(top, base, fill, k, v):
+    """top[base:base+fill] holds the smallest values seen so far, ascending, at most k of them;
+    v joins them if it is among the k smallest. Returns the new fill."""
+    if fill < k:
+        j = fill
+        fill += 1
+    elif v < top[base + k - 1]:
+        j = k - 1
+    else:
+        return fill
+    while j > 0 and top[base + j - 1] > v:
+        top[base + j] = top[base + j - 1]
+        j -= 1
+    top[base + j] = v
+    return fill
+
+
+def check_int8(v, n, what, where, error=TypeError):
+    """Raise unless v holds n int8 values: bytes, bytearray, memoryview or array('b').
+
+    A wrong type raises `error` ("<what> must be int8 (...), got <type>"), a wrong length
+    ValueError ("<what> has <len(v)> values, <where> <n>").
+    """
+    if not isinstance(v, (bytes, bytearray, memoryview)):
+        # MicroPython's array has no .typecode; its repr (and CPython's) starts with array('b'
+        if not (isinstance(v, array.array) and repr(v)[7] == "b"):
+            raise error("%s must be int8 (bytes, bytearray, memoryview or array('b')), got %s"
+                        % (what, type(v).__name__))
+    if len(v) != n:
+        raise ValueError("%s has %d values, %s %d" % (what, len(v), where, n))
