@@ -36,30 +36,39 @@ _feat = None
 
 
 def _setup():
+    # big buffers right after the code that needs them, each after a collection: on a small
+    # heap, importing everything first leaves only small holes for them
     global cfg, sensor, model, learner, _raw, _x, _n
     if cfg is not None:
         return
     import array
-    from . import learner as learner_mod, model as model_mod, sensors
     with open(PROFILE) as f:
         c = json.load(f)
     app = c.get("app", {})
     m = c.get("model", {})
+    from . import model as model_mod
+    gc.collect()
     model = model_mod.load(m.get("path", "/model.tem"))
-    sensor = sensors.from_profile(PROFILE)
-    channels = sensor.channels
-    if m.get("channels", channels) != channels:
-        raise ValueError("the model takes %d channels, the sensor gives %d" % (m["channels"], channels))
+    from . import learner as learner_mod
+    gc.collect()
+    learner = learner_mod.Learner(model, app.get("store", "/learned"), k=app.get("k", 3),
+                                  capacity=app.get("capacity", 60), max_classes=app.get("max_classes", 8),
+                                  max_per_class=app.get("max_per_class", 10))
+    channels = m.get("channels", 1)
     length = m.get("length", model.in_dim // channels)
     if length * channels != model.in_dim:
         raise ValueError("the model takes %d values, %d channels x %d points is %d"
                          % (model.in_dim, channels, length, length * channels))
-    _n = sensor.rate_hz * app.get("window_ms", 2000) // 1000
+    _n = c.get("sample_rate_hz", 50) * app.get("window_ms", 2000) // 1000
     _raw = array.array("h", bytes(2 * _n * channels))
     _x = bytearray(model.in_dim)
-    learner = learner_mod.Learner(model, app.get("store", "/learned"), k=app.get("k", 3),
-                                  capacity=app.get("capacity", 60), max_classes=app.get("max_classes", 8),
-                                  max_per_class=app.get("max_per_class", 10))
+    from . import sensors
+    sensor = sensors.from_profile(PROFILE)
+    if sensor.channels != channels:
+        raise ValueError("the model takes %d channels, the sensor gives %d" % (channels, sensor.channels))
+    _n = sensor.rate_hz * app.get("window_ms", 2000) // 1000
+    if len(_raw) < _n * channels:
+        _raw = array.array("h", bytes(2 * _n * channels))
     cfg = c
 
 
