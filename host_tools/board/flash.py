@@ -19,6 +19,7 @@ it does nothing unless /board.json's app.autostart says so).
 import hashlib
 import json
 import os
+import sys
 import tempfile
 import time
 
@@ -200,7 +201,7 @@ def flash(port, board, model=None, log=print, source=mpy.FIRMWARE):
             else:
                 b.put(data, NEW + rel)
                 sent += 1
-            if log is print:  # progress on a terminal; tests and the demo pass their own log
+            if log is print and sys.stdout.isatty():  # progress on a terminal only
                 print("  %-60s" % ("%d/%d %s" % (i + 1, len(files), rel)), end="\r", flush=True)
         staged = b.eval("_hashes(%r)" % NEW, "verifying")
         want = {rel: sha(data) for rel, data in files.items()}

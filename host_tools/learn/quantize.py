@@ -36,32 +36,8 @@ def quantize_mlp(weights, biases, relus, calib, input_scale, l2norm=True):
     calib: float inputs (n, in) in the units where x_int8 = round(x / input_scale).
     relus: per layer, whether a ReLU follows it.
     """
-    s_x = float(input_scale)
-    a = np.asarray(calib, dtype=np.float64)
-    layers = []
-    for W, b, relu in zip(weights, biases, relus):
-        W = np.asarray(W, np.float64)
-        b = np.asarray(b, np.float64)
-        z = a @ W.T + b
-        if relu:
-            z = np.maximum(z, 0.0)
-        top = float(np.percentile(np.abs(z), 99.9)) if z.size else 1.0
-        s_y = max(top, 1e-6) / 127.0
-        rows = [_quantize_row(W[i], b[i], s_x, s_y) for i in range(W.shape[0])]
-        layers.append({
-            "type": "dense",
-            "w": np.stack([r[0] for r in rows]).astype(np.int8),
-            "b": np.array([r[1] for r in rows], dtype=np.int32),
-            "shift": np.array([r[2] for r in rows], dtype=np.uint8),
-            "out_scale": s_y,
-        })
-        if relu:
-            layers.append({"type": "relu", "n": W.shape[0]})
-        a = z
-        s_x = s_y
-    if l2norm:
-        layers.append({"type": "l2norm", "n": weights[-1].shape[0]})
-    return {"in_dim": int(np.asarray(weights[0]).shape[1]), "input_scale": float(input_scale), "layers": layers}
+    specs = [("dense", W, b, relu) for W, b, relu in zip(weights, biases, relus)]
+    return quantize_layers(specs, calib, input_scale, l2norm=l2norm)
 
 
 def quantize_input(x, input_scale):
@@ -72,6 +48,16 @@ def quantize_input(x, input_scale):
 def _out_scale(z):
     top = float(np.percentile(np.abs(z), 99.9)) if z.size else 1.0
     return max(top, 1e-6) / 127.0
+
+
+def _requantised(kind, W, b, s_x, s_y, **extra):
+    """Layer dict of float weights W (out, ...) with one power-of-two shift per out row."""
+    rows = [_quantize_row(W[i].ravel(), b[i], s_x, s_y) for i in range(W.shape[0])]
+    layer = {"type": kind, "w": np.stack([r[0] for r in rows]).reshape(W.shape).astype(np.int8),
+             "b": np.array([r[1] for r in rows], dtype=np.int32),
+             "shift": np.array([r[2] for r in rows], dtype=np.uint8), "out_scale": s_y}
+    layer.update(extra)
+    return layer
 
 
 def _conv_float(a, W, b, stride):
@@ -116,15 +102,7 @@ def quantize_layers(layers, calib, input_scale, in_channels=1, l2norm=True):
             if relu:
                 z = np.maximum(z, 0.0)
             s_y = _out_scale(z)
-            rows = [_quantize_row(W[i].ravel(), b[i], s_x, s_y) for i in range(o)]
-            out.append({
-                "type": "conv1d",
-                "w": np.stack([r[0] for r in rows]).reshape(o, c, k).astype(np.int8),
-                "b": np.array([r[1] for r in rows], dtype=np.int32),
-                "shift": np.array([r[2] for r in rows], dtype=np.uint8),
-                "stride": int(stride),
-                "out_scale": s_y,
-            })
+            out.append(_requantised("conv1d", W, b, s_x, s_y, stride=int(stride)))
             if relu:
                 out.append({"type": "relu"})
             a = z
@@ -143,14 +121,7 @@ def quantize_layers(layers, calib, input_scale, in_channels=1, l2norm=True):
             if relu:
                 z = np.maximum(z, 0.0)
             s_y = _out_scale(z)
-            rows = [_quantize_row(W[i], b[i], s_x, s_y) for i in range(W.shape[0])]
-            out.append({
-                "type": "dense",
-                "w": np.stack([r[0] for r in rows]).astype(np.int8),
-                "b": np.array([r[1] for r in rows], dtype=np.int32),
-                "shift": np.array([r[2] for r in rows], dtype=np.uint8),
-                "out_scale": s_y,
-            })
+            out.append(_requantised("dense", W, b, s_x, s_y))
             if relu:
                 out.append({"type": "relu"})
             a = z
