@@ -16,6 +16,7 @@ import time
 
 from . import profiles, mpy
 from .board_io import Board, BoardError
+from .ports import PORT_HELP
 
 LIB = "/lib"
 PKG = LIB + "/tinyenroll"
@@ -149,7 +150,7 @@ def flash(port, board, model=None, log=print, source=mpy.FIRMWARE):
 
 
 def add_arguments(p):
-    p.add_argument("--port", required=True, help="serial device, pty path or socket://host:port")
+    p.add_argument("--port", required=True, help=PORT_HELP)
     p.add_argument("--board", required=True, help="board profile: " + ", ".join(profiles.names()))
     p.add_argument("--model", help="model file to install as /model.tem")
 
