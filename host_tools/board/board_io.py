@@ -1,6 +1,6 @@
 """Talk to a board (real or virtual) through mpremote's SerialTransport.
 
-    with Board("/dev/ttyACM0") as b:      # or a pty path, or socket://host:port
+    with Board("/dev/ttyACM0") as b:      # or COM5, a pty path, socket://host:port, or "auto"
         b.exec("import tinyenroll")
         b.eval("1+1")                     # -> 2
         b.put(b"...", "lib/x.py"); b.hash("lib/x.py")
@@ -21,6 +21,12 @@ class BoardError(RuntimeError):
 
 class Board:
     def __init__(self, port, soft_reset=True):
+        if isinstance(port, str) and port.strip().lower() == "auto":
+            from .ports import PortError, find_board
+            try:
+                port = find_board()
+            except PortError as e:
+                raise BoardError(str(e)) from None
         self.port = port
         try:
             self.t = SerialTransport(port, baudrate=115200)

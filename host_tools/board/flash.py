@@ -25,6 +25,7 @@ import time
 
 from . import profiles, mpy
 from .board_io import Board, BoardError
+from .ports import PORT_HELP
 from ..oracle import modelfile
 
 LIB = "/lib"
@@ -226,7 +227,7 @@ def flash(port, board, model=None, log=print, source=mpy.FIRMWARE):
 
 
 def add_arguments(p):
-    p.add_argument("--port", required=True, help="serial device, pty path or socket://host:port")
+    p.add_argument("--port", required=True, help=PORT_HELP)
     p.add_argument("--board", required=True, help="board profile: " + ", ".join(profiles.names()))
     p.add_argument("--model", help="model file to install as /model.tem (default: the profile's model)")
 

@@ -24,6 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .board_io import Board, BoardError
+from .ports import PORT_HELP
 
 SYNC = b"\xa5\x5a"
 WINDOW, END = 1, 2
@@ -183,7 +184,7 @@ def stream(port, out_dir, count, samples, timeout=30.0, progress=True):
 
 
 def add_arguments(p):
-    p.add_argument("--port", required=True, help="serial device, pty path or socket://host:port")
+    p.add_argument("--port", required=True, help=PORT_HELP)
     p.add_argument("--out", required=True, help="folder for windows.npy, seq.npy, report.json")
     p.add_argument("--count", type=int, default=20, help="windows to record")
     p.add_argument("--samples", type=int, default=64, help="samples per window")

@@ -26,6 +26,7 @@ from ..data import recording
 from . import anomaly_eval
 from ..oracle import anomaly_ref
 from ..board.board_io import Board, BoardError
+from ..board.ports import PORT_HELP
 
 DAPHNET_SIZE, DAPHNET_HOP, DAPHNET_LEARN = 128, 64, 40
 
@@ -211,7 +212,7 @@ def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, p
 
 
 def add_arguments(p):
-    p.add_argument("--port", default=os.environ.get("PORT") or None, help="a real board (default: virtual board)")
+    p.add_argument("--port", default=os.environ.get("PORT") or None, help="a real board (default: the virtual board): " + PORT_HELP)
     p.add_argument("--board", default=os.environ.get("BOARD") or "virtual", help="board profile")
     p.add_argument("--out", default="demo_out", help="folder for plots and summary.json")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = the recordings' real rate)")

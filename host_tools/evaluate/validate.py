@@ -14,6 +14,7 @@ import numpy as np
 
 from ..oracle import knn_ref, modelfile, reference
 from ..board.board_io import Board, BoardError
+from ..board.ports import PORT_HELP
 
 BATCH = 16
 SCRATCH = "/validate"  # the board's scratch store, removed afterwards
@@ -112,7 +113,7 @@ def validate(port, model_path, data_path, board_model="/model.tem", soft_reset=T
 
 
 def add_arguments(p):
-    p.add_argument("--port", required=True, help="serial device, pty path or socket://host:port")
+    p.add_argument("--port", required=True, help=PORT_HELP)
     p.add_argument("--model", required=True, help="the model file flashed on the board")
     p.add_argument("--data", required=True, help=".npz with int8 'windows' (+ 'labels', 'enroll')")
 
