@@ -22,3 +22,26 @@ def test_demo_gesture_part(tmp_path):
     assert s["ok"] and g["embeddings_equal"] == g["windows"] == 40 and g["decisions_equal"] == 25
     assert g["accuracy"] > 0.5  # 5 gestures the model never saw, 3 shots each
     assert (tmp_path / "gesture_confusion.png").stat().st_size > 10000
+
+
+def test_demo_motion_part(tmp_path, monkeypatch):
+    """The motion part's plumbing with a stand-in conv model (6 x 64 -> 16): every window goes
+    through the simulated MPU-6050 and the real driver, and the board equals the reference."""
+    import numpy as np
+    from host_tools.evaluate import demo_motion
+    from host_tools.learn import quantize
+    from host_tools.oracle import modelfile
+    rng = np.random.default_rng(0)
+    layers = [("conv1d", rng.normal(0, 0.3, (8, 6, 5)), rng.normal(0, 0.1, 8), 2, True), ("maxpool", 2),
+              ("dense", rng.normal(0, 0.3, (16, 8 * 15)), rng.normal(0, 0.1, 16), False)]
+    m = quantize.quantize_layers(layers, rng.normal(0, 1, (64, 6, 64)), 1 / 32, in_channels=6)
+    path = tmp_path / "motion.tem"
+    modelfile.write(str(path), m)
+    (tmp_path / "motion.tem.json").write_text(json.dumps({"length": 64, "channels": 6, "groups": 2}))
+    monkeypatch.setattr(demo_motion, "MODEL", str(path))
+    s = demo.demo(out_dir=str(tmp_path / "out"), speed=20, log=lambda *_: None, parts=("motion",))
+    mo = s["motion"]
+    assert s["ok"] and mo["enrolled"] == 6 and mo["queries"] == 6 and mo["never_enrolled"] >= 6
+    assert mo["embeddings_equal"] == mo["windows"]
+    assert 0 <= mo["dtw_accuracy"] <= 1 and 0 <= mo["euclid_accuracy"] <= 1
+    assert (tmp_path / "out" / "motion_confusion.png").stat().st_size > 10000

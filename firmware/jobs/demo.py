@@ -1,38 +1,56 @@
-"""Board half of `tinyenroll demo`: gestures from the replay sensor, anomaly on a replayed recording."""
+"""Board half of `tinyenroll demo`: gestures or motions enrolled and classified from a sensor
+(the replay sensor, or a simulated MPU-6050 through the real driver), anomaly on a replayed
+recording."""
 import gc
 import time
 
 from . import hexlify, wipe
 
-_m = None     # the gesture model
+_m = None     # the model
 _L = None     # its learner
-_src = None   # the replay sensor
-_buf = None   # raw samples of one gesture (int16)
+_src = None   # the sensor
+_buf = None   # raw samples of one window (int16, channel-interleaved)
 _x = None     # the model's int8 input
+_groups = 1   # front-end channel groups
 
 
-def gestures(k, speed, longest, length, model_path="/model.tem", store="/learned", rec="/gestures.ter"):
-    """Set up the gesture demo: model, a fresh learner and the replayed recording."""
-    global _m, _L, _src, _buf, _x
+def gestures(k, speed, longest, length, model_path="/model.tem", store="/learned", rec="/gestures.ter",
+             imu_hz=0, groups=1):
+    """Set up: model, a fresh learner and the sensor: the replay of rec at `speed`, or with
+    imu_hz an MPU-6050 at imu_hz on a simulated bus that plays rec (6 channels, raw LSBs)."""
+    global _m, _L, _src, _buf, _x, _groups
     import array
+    import gc
     from .. import learner, model
-    from ..sensors.replay import Replay
     wipe(store)
+    # buffers before the sensor's code: on a small heap its import leaves only small holes
+    gc.collect()
     _m = model.load(model_path)
     _L = learner.Learner(_m, store, k=k, capacity=64)
-    _src = Replay(rec, loop=False, speed=speed)
-    _buf = array.array("h", bytes(2 * longest))
-    _x = bytearray(length)
+    channels = 6 if imu_hz else 1
+    _buf = array.array("h", bytes(2 * longest * channels))
+    _x = bytearray(_m.in_dim)
+    if imu_hz:
+        from ..sensors.mpu6050 import MPU6050
+        from ..sensors.mpu6050_sim import SimBus
+        _src = MPU6050(SimBus(rec), rate_hz=imu_hz, accel_range=4, gyro_range=500)
+    else:
+        from ..sensors.replay import Replay
+        _src = Replay(rec, loop=False, speed=speed)
+        if _src.channels != 1:
+            _buf = array.array("h", bytes(2 * longest * _src.channels))
+    _groups = groups
 
 
 def gesture(n, label):
-    """Read the next n-sample gesture from the replay; enroll it as label, or classify it when
+    """Read the next n-sample window from the sensor; enroll it as label, or classify it when
     label is None. Prints JSON [embedding hex, decision or None, microseconds, heap in use]."""
     import json
     from .. import frontend
     _src.read_window(_buf, n)
     t = time.ticks_us()
-    frontend.prepare(_buf, n, 1, len(_x), _x)
+    c = _src.channels
+    frontend.prepare(_buf, n, c, len(_x) // c, _x, _groups)
     e = _m.embed(_x)
     h = hexlify(e)
     if label:

@@ -252,3 +252,17 @@ def segments(rec, labels=None, min_len=2):
         if b - a >= min_len and (labels is None or lab in labels):
             out.append((a, b, lab))
     return out
+
+
+# --------------------------------------------------------------------------- as an MPU-6050 reads it
+
+ACC_LSB_PER_G = 8192      # +-4 g (AFS_SEL=1): HAPT never reaches 4 g (4.6e-5 of samples pass 2 g)
+GYRO_LSB_PER_DPS = 65.5   # +-500 deg/s (FS_SEL=1): 7.2e-5 of samples pass 500 deg/s
+
+
+def to_lsb(rec):
+    """A recording's samples as the MPU-6050 (at +-4 g, +-500 deg/s) gives them: int (n, 6)
+    raw readings ax ay az gx gy gz, rounded and saturated to int16 as the chip does."""
+    acc = np.asarray(rec["acc"], np.float64) * ACC_LSB_PER_G
+    gyro = np.asarray(rec["gyro"], np.float64) * (180.0 / np.pi) * GYRO_LSB_PER_DPS
+    return np.clip(np.round(np.concatenate([acc, gyro], 1)), -32768, 32767).astype(np.int64)

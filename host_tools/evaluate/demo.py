@@ -3,11 +3,13 @@
     tinyenroll demo [--port P --board B] [--out demo_out] [--speed 1]
 
 1. start a virtual board (or use --port/--board, e.g. PORT=/dev/ttyACM0 BOARD=rp2040_pico),
-   flash the firmware, the Wiimote gesture model and the board profile;
-2. gestures (PickupGestureWiimoteZ, aeon wheel): the novel gestures' TRAIN series are recorded
-   into one recording the board's replay sensor plays at its sample rate; the board reads each
-   window from the sensor, runs the front end and the model, and enrolls (K shots per class) or
-   classifies it through the REPL;
+   flash the firmware, the motion model and the board profile;
+2. motion (UCI HAPT test subject 25, demo_motion.py): the person's six postural transitions,
+   the first take of each enrolled one-shot, the second classified, basic-activity windows
+   offered as never-enrolled; the board reads every window through the MPU-6050 driver from a
+   simulated chip, runs the front end and the model, and enrolls or classifies it through the
+   REPL; raw-window Euclidean and DTW 1-NN on the same takes beside it
+   (--parts gestures: the older PickupGestureWiimoteZ part, demo_gestures.py);
 3. anomaly (Daphnet S06R02E0 with 4 inserted freezes: the shipped excerpt has no labelled
    freeze): the board replays the recording, learns "normal" on the first 40 s and scores every
    later 2 s window;
@@ -87,7 +89,7 @@ def run_anomaly(b, fs_put, speed, log):
     }
 
 
-def plots(out_dir, gestures, anomaly):
+def plots(out_dir, gestures, anomaly, motion=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -110,28 +112,9 @@ def plots(out_dir, gestures, anomaly):
         fig.savefig(path, dpi=100)
         plt.close(fig)
         written.append(path)
-    if gestures:
-        names = gestures["classes"]
-        cm = np.zeros((len(names) + 1, len(names)), int)
-        for truth, got in zip(gestures["truth"], gestures["predicted"]):
-            row = names.index(got) if got in names else len(names)
-            cm[row, names.index(truth)] += 1
-        fig, ax = plt.subplots(figsize=(5, 5))
-        ax.imshow(cm, cmap="Blues")
-        ax.set_xticks(range(len(names)), names, rotation=45)
-        ax.set_yticks(range(len(names) + 1), names + ["unknown"])
-        ax.set_xlabel("true gesture")
-        ax.set_ylabel("board's answer")
-        for i in range(cm.shape[0]):
-            for j in range(cm.shape[1]):
-                if cm[i, j]:
-                    ax.text(j, i, cm[i, j], ha="center", va="center")
-        ax.set_title("Enrolled gestures, classified on the board")
-        fig.tight_layout()
-        path = os.path.join(out_dir, "gesture_confusion.png")
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        written.append(path)
+    for part, what in ((gestures, "gesture"), (motion, "motion")):
+        if part:
+            written.append(_confusion(plt, out_dir, part, what))
     return written
 
 
@@ -140,7 +123,33 @@ def table(rows):
     return "\n".join("%-*s  %s" % (width, k, v) for k, v in rows)
 
 
-def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, parts=("gestures", "anomaly")):
+def _confusion(plt, out_dir, part, what):
+    """Board answers (enrolled classes + unknown) against the truth, as a picture."""
+    names = part["classes"]
+    truths = list(dict.fromkeys(part["truth"]))
+    cm = np.zeros((len(names) + 1, len(truths)), int)
+    for truth, got in zip(part["truth"], part["predicted"]):
+        row = names.index(got) if got in names else len(names)
+        cm[row, truths.index(truth)] += 1
+    fig, ax = plt.subplots(figsize=(1.5 + 0.45 * len(truths), 1.5 + 0.45 * len(names)))
+    ax.imshow(cm, cmap="Blues")
+    ax.set_xticks(range(len(truths)), truths, rotation=60, ha="right")
+    ax.set_yticks(range(len(names) + 1), names + ["unknown"])
+    ax.set_xlabel("true %s" % what)
+    ax.set_ylabel("board's answer")
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            if cm[i, j]:
+                ax.text(j, i, cm[i, j], ha="center", va="center")
+    ax.set_title("Enrolled %ss, classified on the board" % what)
+    fig.tight_layout()
+    path = os.path.join(out_dir, "%s_confusion.png" % what)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, parts=("motion", "anomaly")):
     """Run the demo; returns the summary dict (also written to out_dir/summary.json)."""
     from ..board.virtual_board import VirtualBoard
     profile = profiles.load(board)
@@ -156,6 +165,9 @@ def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, p
         if "gestures" in parts:
             from . import demo_gestures
             model = demo_gestures.MODEL
+        if "motion" in parts:
+            from . import demo_motion
+            model = demo_motion.MODEL
         flash.flash(port, board, model, log=log)
         with Board(port) as b:
             def fs_put(name, write):
@@ -166,7 +178,10 @@ def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, p
                 with open(tmp, "rb") as f:
                     b.put(f.read(), "/" + name)
                 os.remove(tmp)
-            gestures = anomaly = None
+            gestures = anomaly = motion = None
+            if "motion" in parts:
+                motion = demo_motion.run(b, fs_put, speed, log)
+                summary["motion"] = {k: v for k, v in motion.items() if k not in ("truth", "predicted")}
             if "gestures" in parts:
                 gestures = demo_gestures.run(b, fs_put, speed, log)
                 summary["gestures"] = {k: v for k, v in gestures.items() if k not in ("truth", "predicted")}
@@ -178,7 +193,7 @@ def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, p
         if vb:
             vb.stop()
     summary["seconds"] = round(time.time() - start, 1)
-    summary["plots"] = plots(out_dir, gestures, anomaly)
+    summary["plots"] = plots(out_dir, gestures, anomaly, motion)
     ok = True
     rows = [("board", "%s (%s)" % (board, port))]
     if gestures:
@@ -191,6 +206,19 @@ def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, p
                  ("  decisions matched", "%d / %d" % (g["decisions_equal"], g["queries"])),
                  ("  time per window", "%.1f ms (front end + embed + classify, board clock)" % (g["us_per_window"] / 1000)),
                  ("  heap in use", "%d bytes at most (live, after gc.collect())" % g["peak_heap"])]
+    if motion:
+        m = motion
+        ok &= m["embeddings_equal"] == m["windows"] and m["decisions_equal"] == m["windows"] - m["enrolled"]
+        rows += [("motion", "test subject %d: %d transitions enrolled one-shot, %d takes + %d never-enrolled "
+                  "windows classified" % (m["subject"], m["enrolled"], m["queries"], m["never_enrolled"])),
+                 ("  accuracy (board, int8)", "%.1f %% of transitions; raw Euclid 1-NN %.1f %%, raw DTW 1-NN %.1f %%"
+                  % (100 * m["accuracy"], 100 * m["euclid_accuracy"], 100 * m["dtw_accuracy"])),
+                 ("  unknown", "%.0f %% of never-enrolled windows rejected, %.0f %% of transitions"
+                  % (100 * m["unknown_rejected"], 100 * m["known_rejected"])),
+                 ("  embeddings matched", "%d / %d" % (m["embeddings_equal"], m["windows"])),
+                 ("  decisions matched", "%d / %d" % (m["decisions_equal"], m["windows"] - m["enrolled"])),
+                 ("  time per window", "%.1f ms (front end + embed + classify, board clock)" % (m["us_per_window"] / 1000)),
+                 ("  heap in use", "%d bytes at most (live, after gc.collect())" % m["peak_heap"])]
     if anomaly:
         a = anomaly
         ok &= a["scores_equal"] == a["windows"] and a["threshold"] == a["reference_threshold"]
@@ -216,11 +244,17 @@ def add_arguments(p):
     p.add_argument("--board", default=os.environ.get("BOARD") or "virtual", help="board profile")
     p.add_argument("--out", default="demo_out", help="folder for plots and summary.json")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = the recordings' real rate)")
+    p.add_argument("--parts", default="motion,anomaly", help="comma-separated: motion, gestures, anomaly")
 
 
 def run(args):
     try:
-        return 0 if demo(args.port, args.board, args.out, args.speed)["ok"] else 1
+        parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
+        unknown = set(parts) - {"motion", "gestures", "anomaly"}
+        if unknown or not parts:
+            print("demo: --parts takes motion, gestures, anomaly (got %s)" % args.parts)
+            return 2
+        return 0 if demo(args.port, args.board, args.out, args.speed, parts=parts)["ok"] else 1
     except (BoardError, profiles.BoardError) as e:
         print("demo failed: %s" % e)
         return 1
