@@ -202,7 +202,11 @@ def plots(results, out_dir, seed=0):
 
 
 def add_arguments(p):
-    p.add_argument("--dataset", default="all", choices=list(datasets.NAMES) + ["all"])
+    p.add_argument("--dataset", default="all", choices=list(datasets.NAMES) + ["all", "hapt"],
+                   help="hapt: the motion model on UCI HAPT's postural transitions (motion_eval.py)")
+    p.add_argument("--model", help="with --dataset hapt: the model (default host_tools/models/motion.tem)")
+    p.add_argument("--final-test", action="store_true",
+                   help="with --dataset hapt: test subjects 25-30 instead of validation (run once)")
     p.add_argument("--episodes", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -210,6 +214,12 @@ def add_arguments(p):
 
 
 def run(args):
+    if args.dataset == "hapt":
+        from . import motion_eval
+        res = motion_eval.evaluate(args.model or motion_eval.DEFAULT_MODEL, args.final_test)
+        if args.json:
+            print(json.dumps(res, indent=1, default=float))
+        return 0
     names = datasets.NAMES if args.dataset == "all" else (args.dataset,)
     results = [evaluate(n, args.episodes, args.seed, progress=not args.json) for n in names]
     if args.plots:

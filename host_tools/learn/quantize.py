@@ -45,8 +45,8 @@ def quantize_input(x, input_scale):
     return np.clip(np.round(np.asarray(x, np.float64) / input_scale), -128, 127).astype(np.int8)
 
 
-def _out_scale(z):
-    top = float(np.percentile(np.abs(z), 99.9)) if z.size else 1.0
+def _out_scale(z, pct=99.9):
+    top = float(np.percentile(np.abs(z), pct)) if z.size else 1.0
     return max(top, 1e-6) / 127.0
 
 
@@ -60,7 +60,7 @@ def _requantised(kind, W, b, s_x, s_y, **extra):
     return layer
 
 
-def _conv_float(a, W, b, stride):
+def conv_float(a, W, b, stride):
     """Float valid 1-D convolution of a (n, C, L) by W (O, C, K): (n, O, L_out)."""
     k = W.shape[2]
     l_out = (a.shape[2] - k) // stride + 1
@@ -69,7 +69,7 @@ def _conv_float(a, W, b, stride):
     return np.einsum("ock,nckt->not", W, cols) + b[None, :, None]
 
 
-def quantize_layers(layers, calib, input_scale, in_channels=1, l2norm=True):
+def quantize_layers(layers, calib, input_scale, in_channels=1, l2norm=True, pct=99.9):
     """Float layers of a torch-style 1-D conv net -> model dict for modelfile.to_bytes.
 
     layers, in order: ("conv1d", W (O, C, K), b (O,), stride, relu) | ("maxpool", P) |
@@ -78,7 +78,8 @@ def quantize_layers(layers, calib, input_scale, in_channels=1, l2norm=True):
     calib: float inputs (n, in_channels * L) or (n, in_channels, L), in the units where
     x_int8 = round(x / input_scale). Conv layers get one power-of-two shift per out channel
     (_quantize_row over the channel's C*K weights), dense layers one per row, as quantize_mlp;
-    pooling keeps the scale (max and mean commute with a positive scale).
+    pooling keeps the scale (max and mean commute with a positive scale). Each layer's output
+    scale covers the pct-th percentile of its calibration activations (100: the maximum).
     """
     s_x = float(input_scale)
     a = np.asarray(calib, dtype=np.float64)
@@ -98,10 +99,10 @@ def quantize_layers(layers, calib, input_scale, in_channels=1, l2norm=True):
             o, c, k = W.shape
             if c != a.shape[1]:
                 raise ValueError("conv1d takes %d channels, gets %d" % (c, a.shape[1]))
-            z = _conv_float(a, W, b, int(stride))
+            z = conv_float(a, W, b, int(stride))
             if relu:
                 z = np.maximum(z, 0.0)
-            s_y = _out_scale(z)
+            s_y = _out_scale(z, pct)
             out.append(_requantised("conv1d", W, b, s_x, s_y, stride=int(stride)))
             if relu:
                 out.append({"type": "relu"})
@@ -120,7 +121,7 @@ def quantize_layers(layers, calib, input_scale, in_channels=1, l2norm=True):
             z = a.reshape(n, -1) @ W.T + b
             if relu:
                 z = np.maximum(z, 0.0)
-            s_y = _out_scale(z)
+            s_y = _out_scale(z, pct)
             out.append(_requantised("dense", W, b, s_x, s_y))
             if relu:
                 out.append({"type": "relu"})

@@ -160,6 +160,8 @@ def firmware_embed(model_bytes, x_int8):
 
 def add_arguments(p):
     src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--recipe", choices=["motion"], help="a shipped recipe: motion = the 6-axis IMU "
+                     "embedding pretrained on UCI HAPT (host_tools/learn/motion.py; needs tinyenroll[train])")
     src.add_argument("--dataset", choices=datasets.NAMES, help="a dataset from the aeon wheel")
     src.add_argument("--ts", help="a .ts file (UCR/UEA)")
     src.add_argument("--csv", help="a CSV of windows, one per row, with a 'label' column")
@@ -171,6 +173,7 @@ def add_arguments(p):
     p.add_argument("--dim", type=int, help="embedding size (default 32 for pca, 64 for whiten)")
     p.add_argument("--out", required=True, help="model file to write (.tem); MODEL.json beside it")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--smoke", action="store_true", help="with --recipe: a few seconds of training (CI)")
 
 
 def _load(args):
@@ -183,6 +186,10 @@ def _load(args):
 
 
 def run(args):
+    if args.recipe:
+        from . import motion
+        motion.run(args.out, smoke=args.smoke)
+        return 0
     tr, ltr, te, lte = _load(args)
     if args.classes == "base":
         base, _ = datasets.base_novel(ltr)

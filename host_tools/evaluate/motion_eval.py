@@ -1,0 +1,193 @@
+"""Few-shot evaluation of the motion model on UCI HAPT: `tinyenroll fewshot --dataset hapt`.
+
+    tinyenroll fewshot --dataset hapt                # validation subjects 19-24: every choice
+    tinyenroll fewshot --dataset hapt --final-test   # test subjects 25-30: run once, as it comes out
+
+Novel classes: the six postural transitions (labels 7-12, never seen in training), each
+labelled segment one window (resampled to 64 points by the board's front end). Episodes: 6-way,
+K = 1, 3, 5 supports per class drawn from all evaluated subjects (pooled), the queries every
+other segment of those classes; personal: supports and queries from one subject (HAPT has two
+takes of each transition per subject, so K = 1). 200 episodes, seed 0, the same episodes for
+every column. Columns: raw windows 1-NN Euclidean and DTW (band 8), float embedding 1-NN, int8
+embedding on the firmware (tinyenroll.model + tinyenroll.enroll under CPython, which equal the
+board's integers) by 1-NN and by class prototype. 95 % intervals over episodes.
+
+Open set (K = 5): 3 of the 6 transitions enrolled; the other 3 and 4 s windows of the six
+basic activities are never enrolled. The Enroller's own calibrated threshold decides; AUROC of
+its nearest-class score. New user on known classes: the six basic activities enrolled K-shot by
+one subject against a softmax classifier (logistic regression on the same inputs) trained on
+the training subjects 1-18.
+"""
+import os
+
+import numpy as np
+
+from . import baselines
+from ..data import hapt
+from ..learn import motion
+from ..oracle import modelfile
+
+SHOTS = (1, 3, 5)
+EPISODES = 200
+BASIC_SECONDS = 4
+
+
+def windows(recs, labels, basic=False):
+    """(int8 inputs (n, 384), labels, subjects): one per labelled segment, or for basic
+    activities a BASIC_SECONDS window from the middle of each long enough segment."""
+    xs, ys, subs = [], [], []
+    width = BASIC_SECONDS * hapt.RATE
+    for r in recs:
+        lsb = hapt.to_lsb(r)
+        for a, b, lab in hapt.segments(r, labels):
+            if basic:
+                if b - a < width:
+                    continue
+                a = (a + b - width) // 2
+                b = a + width
+            xs.append(motion.board_input(lsb[a:b]))
+            ys.append(lab)
+            subs.append(r["subject"])
+    return np.array(xs, np.int8), np.array(ys), np.array(subs)
+
+
+def episodes(y, subjects, K, personal=False, n=EPISODES, seed=0, ways=hapt.TRANSITIONS):
+    """[(support indices, query indices)], fixed by seed."""
+    rng = np.random.default_rng(seed)
+    out = []
+    subs = sorted(set(subjects.tolist()))
+    while len(out) < n:
+        pool = subjects == subs[int(rng.integers(len(subs)))] if personal else np.ones(len(y), bool)
+        classes = [c for c in ways if (pool & (y == c)).sum() > K]
+        if len(classes) < 2:
+            continue
+        sup = np.concatenate([rng.choice(np.flatnonzero(pool & (y == c)), K, replace=False) for c in classes])
+        q = np.setdiff1d(np.flatnonzero(pool & np.isin(y, classes)), sup)
+        out.append((sup, q))
+    return out
+
+
+def interval(accs):
+    """(mean %, 95 % half-width %) over episodes."""
+    a = np.asarray(accs, np.float64)
+    return 100 * a.mean(), 196 * a.std() / np.sqrt(len(a))
+
+
+def matrix_accuracy(D, y, eps):
+    return interval([(y[sup][D[np.ix_(q, sup)].argmin(1)] == y[q]).mean() for sup, q in eps])
+
+
+def firmware_accuracy(E, y, eps, mode):
+    """1-NN (mode 'knn', k=1) or prototype accuracy of the firmware's Enroller on embeddings E."""
+    from tinyenroll import enroll
+    accs = []
+    for sup, q in eps:
+        e = enroll.Enroller(E.shape[1], k=1, mode=mode, capacity=len(sup), max_classes=6, max_per_class=len(sup))
+        for i in sup:
+            e.add(str(y[i]), E[i].tobytes())
+        hit = 0
+        for i in q:
+            e.classify(E[i].tobytes())
+            hit += e.nearest == str(y[i])
+        accs.append(hit / len(q))
+    return interval(accs)
+
+
+def auroc(known, unknown):
+    """P(an unknown scores above a known), ties counted half."""
+    k = np.asarray(known, np.float64)[:, None]
+    u = np.asarray(unknown, np.float64)[None, :]
+    return float((u > k).mean() + 0.5 * (u == k).mean())
+
+
+def open_set(E, y, basic_E, n=EPISODES, seed=0, K=5):
+    """Enroller's calibrated threshold with 3 of 6 transitions enrolled."""
+    from tinyenroll import enroll
+    rng = np.random.default_rng(seed)
+    aucs, kr, ur = [], [], []
+    for _ in range(n):
+        classes = sorted(rng.choice(hapt.TRANSITIONS, 3, replace=False).tolist())
+        sup = np.concatenate([rng.choice(np.flatnonzero(y == c), K, replace=False) for c in classes])
+        known = np.setdiff1d(np.flatnonzero(np.isin(y, classes)), sup)
+        e = enroll.Enroller(E.shape[1], k=1, capacity=len(sup), max_classes=3, max_per_class=K)
+        for i in sup:
+            e.add(str(y[i]), E[i].tobytes())
+        ks = [e.classify(E[i].tobytes()) for i in known]
+        us = [e.classify(v.tobytes()) for v in np.concatenate([E[~np.isin(y, classes)], basic_E])]
+        aucs.append(auroc([s for _, s, _ in ks], [s for _, s, _ in us]))
+        kr.append(np.mean([lab is None for lab, _, _ in ks]))
+        ur.append(np.mean([lab is None for lab, _, _ in us]))
+    return {"auroc": float(np.mean(aucs)), "known_rejected": 100 * float(np.mean(kr)),
+            "unknown_rejected": 100 * float(np.mean(ur))}
+
+
+def new_user(E_basic, x_basic, y_basic, s_basic, train_x, train_y, shots=(1, 3)):
+    """The six basic activities: K-shot personal enrollment (int8, firmware) vs a softmax
+    classifier trained on subjects 1-18 (the same raw inputs), per evaluated subject."""
+    from sklearn.linear_model import LogisticRegression
+    clf = LogisticRegression(max_iter=2000).fit(train_x.astype(np.float64), train_y)
+    soft = float((clf.predict(x_basic.astype(np.float64)) == y_basic).mean()) * 100
+    out = {"softmax (subjects 1-18)": (soft, float("nan"))}
+    for K in shots:
+        eps = episodes(y_basic, s_basic, K, personal=True, ways=hapt.BASIC)
+        out["int8 personal K%d" % K] = firmware_accuracy(E_basic, y_basic, eps, "knn")
+    return out
+
+
+def macs(model):
+    """Multiply-adds of one embedding (conv and dense layers)."""
+    n, total = model["in_dim"], 0
+    for layer in model["layers"]:
+        if layer["type"] == "conv1d":
+            o, c, k = layer["w"].shape
+            l_out = (n // c - k) // layer["stride"] + 1
+            total += o * c * k * l_out
+            n = o * l_out
+        elif layer["type"] == "dense":
+            total += layer["w"].size
+            n = layer["w"].shape[0]
+        elif layer["type"] in ("maxpool", "avgpool"):
+            n = layer["channels"] * (n // layer["channels"] // layer["size"])
+    return total
+
+
+def evaluate(model_path, final_test=False, log=print):
+    """The table: returns a dict and prints it."""
+    from tinyenroll import model as fw_model
+    recs = hapt.load_test() if final_test else hapt.load_validation()
+    x, y, subs = windows(recs, hapt.TRANSITIONS)
+    xb, yb, sb = windows(recs, hapt.BASIC, basic=True)
+    m = fw_model.load(model_path)
+    embed = lambda xs: np.array([np.frombuffer(bytes(m.embed(v.tobytes())), np.int8) for v in xs])  # noqa: E731
+    E, Eb = embed(x), embed(xb)
+    F = motion.float_forward(model_path, x)
+    X = x.astype(np.float64)
+    eps = {"pooled K%d" % K: episodes(y, subs, K) for K in SHOTS}
+    eps["personal K1"] = episodes(y, subs, 1, personal=True)
+    log("HAPT transitions, %s: %d segments, %d basic-activity windows"
+        % ("TEST subjects 25-30" if final_test else "validation subjects 19-24", len(y), len(yb)))
+    mats = {"raw Euclid 1-NN": baselines.euclid(X, X), "raw DTW 1-NN": baselines.dtw(X, X, channels=6),
+            "float 1-NN": baselines.euclid(F, F)}
+    rows = {name: {c: matrix_accuracy(D, y, e) for c, e in eps.items()} for name, D in mats.items()}
+    rows["int8 1-NN (firmware)"] = {c: firmware_accuracy(E, y, e, "knn") for c, e in eps.items()}
+    rows["int8 prototype (firmware)"] = {c: firmware_accuracy(E, y, e, "prototype") for c, e in eps.items()}
+    cols = list(eps)
+    log("%-26s" % "method" + "".join("%15s" % c for c in cols))
+    for name, r in rows.items():
+        log("%-26s" % name + "".join("%15s" % ("%.1f +- %.1f" % r[c]) for c in cols))
+    o = open_set(E, y, Eb)
+    log("open set, K=5, 3 of 6 transitions enrolled, the Enroller's calibrated threshold: AUROC %.3f, "
+        "never-enrolled rejected %.1f %%, enrolled rejected %.1f %%" % (o["auroc"], o["unknown_rejected"], o["known_rejected"]))
+    tr = hapt.load_train()
+    xt, yt, _ = windows(tr, hapt.BASIC, basic=True)
+    nu = new_user(Eb, xb, yb, sb, xt, yt)
+    log("new user, six basic activities: " + ", ".join("%s %.1f %%" % (k, v[0]) for k, v in nu.items()))
+    L = motion.LENGTH
+    ops = macs(modelfile.read(model_path)) + 50 * E.shape[1]
+    log("cost per decision over 50 enrolled: int8 embedding + 1-NN %d multiply-adds, DTW 1-NN %d (%.1f %%)"
+        % (ops, baselines.dtw_ops(L, 6), 100.0 * ops / baselines.dtw_ops(L, 6)))
+    return {"rows": rows, "open": o, "new_user": nu, "segments": len(y), "basic": len(yb),
+            "split": "test" if final_test else "validation"}
+
+
+DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "motion.tem")
