@@ -13,7 +13,8 @@ def _extras(draw, width, max_size=2):
 
 def _row_params(draw, rng, n_out, row):
     """int8 weights (n_out, row), int32 biases and shifts as for a dense layer, sometimes with
-    rows right at the accumulator bound."""
+    rows right at the accumulator bound; shifts either keep typical outputs inside int8 (few
+    values saturate) or are arbitrary."""
     wmax = draw(st.sampled_from([1, 8, 127, 128]))
     w = rng.integers(-wmax, min(wmax, 127) + 1, size=(n_out, row)).astype(np.int8)
     if draw(st.booleans()):
@@ -77,19 +78,7 @@ def models(draw, max_in=48, max_width=40, max_layers=3, l2norm=None, conv=True, 
         layers += front
     for i in range(n_dense):
         n_out = draw(st.integers(1, max_width))
-        wmax = draw(st.sampled_from([1, 8, 127, 128]))
-        w = rng.integers(-wmax, min(wmax, 127) + 1, size=(n_out, width)).astype(np.int8)
-        if draw(st.booleans()):
-            # shifts that keep typical outputs inside int8, so few values saturate
-            typical = np.abs(w.astype(np.int64)).sum(axis=1) * 64 // 127 // max(1, int(width ** 0.5))
-            shift = np.array([min(24, int(t).bit_length()) for t in typical], np.uint8)
-        else:
-            shift = rng.integers(0, draw(st.sampled_from([1, 12, 25])), size=n_out).astype(np.uint8)
-        slack = modelfile.ACC_LIMIT - 1 - modelfile.row_bounds(w, np.zeros(n_out, np.int64), shift)
-        edge = draw(st.booleans())
-        mag = slack if edge else np.minimum(slack, 1 << 16)
-        b = (rng.integers(-1, 2, size=n_out) * mag if edge else
-             rng.integers(-mag, mag + 1)).astype(np.int32)
+        w, b, shift = _row_params(draw, rng, n_out, width)
         layers.append({"type": "dense", "w": w, "b": b, "shift": shift, "out_scale": 0.05})
         if draw(st.booleans()):
             layers.append({"type": "relu", "n": n_out})

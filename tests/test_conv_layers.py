@@ -5,18 +5,17 @@ import binascii
 import hashlib
 import os
 import struct
-import subprocess
 import zlib
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from host_tools.board import mpy
 from host_tools.learn import quantize
 from host_tools.oracle import modelfile, reference
+from embed_worker import EmbedWorker
 from strategies import inputs, models
-from tinyenroll import kernels, model
+from tinyenroll import model
 
 CASES = int(os.environ.get("TINYENROLL_CASES", "500"))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -140,35 +139,9 @@ def test_leading_relu_on_ulab_standin(ulab_standin):
 
 # -- equivalence in real MicroPython (96K heap): viper and plain; real ulab builds ----------
 
-class Worker:
-    """mpy_embed_worker.py in a micropython interpreter (default: the PyPI unix port)."""
-
-    def __init__(self, interpreter=None, heap="96K"):
-        argv, env = mpy.command(os.path.join(HERE, "mpy_embed_worker.py"), heap=heap)
-        if interpreter:
-            argv[0] = interpreter
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env, bufsize=1)
-
-    def embed(self, backend, m, x):
-        line = "%s %s %s\n" % (backend, modelfile.to_bytes(m).hex(), x.tobytes().hex())
-        self.proc.stdin.write(line)
-        self.proc.stdin.flush()
-        answer = self.proc.stdout.readline()
-        if not answer:
-            raise AssertionError("micropython died: " + self.proc.stderr.read())
-        status, rest = answer.split(" ", 1)
-        assert status == "OK", answer
-        return np.frombuffer(binascii.unhexlify(rest.strip()), dtype=np.int8)
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def worker():
-    w = Worker()
+    w = EmbedWorker()
     yield w
     w.close()
 
@@ -201,7 +174,7 @@ def ulab_worker(request):
     path = os.path.join(ULAB_UNIX, "micropython-ulab-" + request.param)
     if not os.access(path, os.X_OK):
         pytest.skip("%s is not an executable here" % path)
-    w = Worker(path)
+    w = EmbedWorker(path)
     yield w
     w.close()
 

@@ -1,13 +1,12 @@
 """Every kernel backend computes exactly the reference's integers, in CPython and in real MicroPython."""
-import binascii
 import os
 
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from host_tools.board import mpy
 from host_tools.oracle import modelfile, reference
+from embed_worker import EmbedWorker
 from strategies import inputs, models
 from tinyenroll import model
 
@@ -41,31 +40,9 @@ def test_ulab_backend_matches_reference(ulab_standin, case):
     assert np.array_equal(firmware_embed(m, x), reference.forward(m, x))
 
 
-class Worker:
-    """A micropython process at a board's heap size answering embedding requests."""
-
-    def __init__(self):
-        self.proc = mpy.start(os.path.join(HERE, "mpy_embed_worker.py"), heap="96K")
-
-    def embed(self, backend, m, x):
-        line = "%s %s %s\n" % (backend, modelfile.to_bytes(m).hex(), x.tobytes().hex())
-        self.proc.stdin.write(line)
-        self.proc.stdin.flush()
-        answer = self.proc.stdout.readline()
-        if not answer:
-            raise AssertionError("micropython died: " + self.proc.stderr.read())
-        status, rest = answer.split(" ", 1)
-        assert status == "OK", answer
-        return np.frombuffer(binascii.unhexlify(rest.strip()), dtype=np.int8)
-
-    def close(self):
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def worker():
-    w = Worker()
+    w = EmbedWorker()
     yield w
     w.close()
 

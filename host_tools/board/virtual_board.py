@@ -182,17 +182,11 @@ class VirtualBoard:
             except (OSError, ValueError):
                 return
             if self.user_fd in ready:
-                try:
-                    data = os.read(self.user_fd, 4096)
-                except OSError:
-                    data = b""
+                data = _read(self.user_fd)
                 if data:
                     self._from_user(data)
             if self.child_fd is not None and self.child_fd in ready:
-                try:
-                    data = os.read(self.child_fd, 4096)
-                except OSError:
-                    data = b""
+                data = _read(self.child_fd)
                 if data:
                     self._from_child(data)
                 elif self._proc.poll() is not None or not data:
@@ -294,6 +288,14 @@ class VirtualBoard:
         self.restarts += 1
         self._to_user(b"MPY: soft reboot\r\n")
         self._spawn(restart=True)
+
+
+def _read(fd):
+    """What a pty has (b"" when its other side has gone)."""
+    try:
+        return os.read(fd, 4096)
+    except OSError:
+        return b""
 
 
 def add_arguments(p):

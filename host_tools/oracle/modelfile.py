@@ -171,6 +171,20 @@ def write(path, model):
     return data
 
 
+def _params(data, off, shape):
+    """(int8 weights of shape (rows, ...), int32 biases, uint8 shifts, float32 scale) read at
+    off, and the offset after them."""
+    rows, size = shape[0], int(np.prod(shape))
+    w = np.frombuffer(data, dtype="<i1", count=size, offset=off).reshape(shape)
+    off += size
+    b = np.frombuffer(data, dtype="<i4", count=rows, offset=off)
+    off += 4 * rows
+    shift = np.frombuffer(data, dtype="u1", count=rows, offset=off)
+    off += rows
+    (scale,) = struct.unpack_from("<f", data, off)
+    return {"w": w, "b": b, "shift": shift, "out_scale": scale}, off + 4
+
+
 def from_bytes(data):
     """Parse a model file into a model dict (strict: raises ValueError on any defect)."""
     data = bytes(data)
@@ -192,30 +206,15 @@ def from_bytes(data):
         if name == "conv1d":
             c, o, k, stride = struct.unpack_from("<HHHH", data, off)
             off += 8
-            w = np.frombuffer(data, dtype="<i1", count=o * c * k, offset=off).reshape(o, c, k)
-            off += o * c * k
-            b = np.frombuffer(data, dtype="<i4", count=o, offset=off)
-            off += 4 * o
-            shift = np.frombuffer(data, dtype="u1", count=o, offset=off)
-            off += o
-            (scale,) = struct.unpack_from("<f", data, off)
-            off += 4
-            layers.append({"type": name, "w": w, "b": b, "shift": shift, "stride": stride,
-                           "out_scale": scale})
+            layer, off = _params(data, off, (o, c, k))
+            layers.append(dict(layer, type=name, stride=stride))
         elif name in ("maxpool", "avgpool"):
             c, p = struct.unpack_from("<HH", data, off)
             off += 4
             layers.append({"type": name, "channels": c, "size": p})
         elif name == "dense":
-            w = np.frombuffer(data, dtype="<i1", count=n_in * n_out, offset=off).reshape(n_out, n_in)
-            off += n_in * n_out
-            b = np.frombuffer(data, dtype="<i4", count=n_out, offset=off)
-            off += 4 * n_out
-            shift = np.frombuffer(data, dtype="u1", count=n_out, offset=off)
-            off += n_out
-            (scale,) = struct.unpack_from("<f", data, off)
-            off += 4
-            layers.append({"type": name, "w": w, "b": b, "shift": shift, "out_scale": scale})
+            layer, off = _params(data, off, (n_out, n_in))
+            layers.append(dict(layer, type=name))
         else:
             layers.append({"type": name, "n": n_in})
     if off + 4 != len(data):
