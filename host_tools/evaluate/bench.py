@@ -110,7 +110,19 @@ def big_model(path):
     return path
 
 
-def run_vm(backend, models, sizes, reps, heap, baseline, capacity):
+def ulab_interpreter(precision="single"):
+    """The real ulab 6.12 unix build (../shared/ulab-unix, or $TINYENROLL_ULAB_UNIX), or None."""
+    repo = os.path.dirname(os.path.dirname(HERE))
+    for d in (os.environ.get("TINYENROLL_ULAB_UNIX"), os.path.join(repo, "..", "shared", "ulab-unix"),
+              "/work/shared/ulab-unix"):
+        if d:
+            path = os.path.join(d, "micropython-ulab-" + precision)
+            if os.access(path, os.X_OK):
+                return os.path.abspath(path)
+    return None
+
+
+def run_vm(backend, models, sizes, reps, heap, baseline, capacity, interpreter=None):
     with tempfile.TemporaryDirectory() as tmp:
         cfg = os.path.join(tmp, "cfg.json")
         with open(cfg, "w") as f:
@@ -124,6 +136,8 @@ def run_vm(backend, models, sizes, reps, heap, baseline, capacity):
         with open(start, "w") as f:
             f.write("import bench_mpy\n")
         argv, env = mpy.command(start, heap=heap, extra_path=(tmp,))
+        if interpreter:
+            argv[0] = interpreter
         p = subprocess.run(argv + [cfg], capture_output=True, text=True, env=env, timeout=3600)
     if p.returncode != 0:
         raise RuntimeError("bench in micropython (%s, heap %s) failed: %s" % (backend, heap, p.stdout[-300:] + p.stderr[-500:]))
