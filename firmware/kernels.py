@@ -54,7 +54,7 @@ PROFILE = "/board.json"
 
 # one backend module per step: embed (dense, conv1d, pools, l2norm), classify (the Enroller's
 # sumsq, sqdist, class_topk, knn_topk) and anomaly (the Detector's); select() sets them
-EMBED = CLASSIFY = ANOMALY = None
+EMBED = CLASSIFY = ANOMALY = None  # set below: placeholders until the first use or select()
 _backend = None  # the classify backend: what the step-less functions below use
 name = None      # the embed backend's name (all three when select() was given one name)
 names = {}       # step -> backend name
@@ -72,51 +72,40 @@ def check_dist_dim(dim):
       is representable):                            0 <= d <= D*255**2
     D*2**15 <= 2**24 needs D <= 512 and D*255**2 < 2**24 needs D <= 258: MAX_DIST_DIM = 256
     keeps both (and float64 is exact a fortiori). The Enroller and the Detector call this."""
-    if dim < 1 or dim > MAX_DIST_DIM or dim * 255 * 255 >= DENSE_BOUND or dim * 2 * 128 * 128 > DENSE_BOUND:
-        raise ValueError("embedding size %d out of range 1..%d (distances must stay below 2**24)"
-                         % (dim, MAX_DIST_DIM))
+    if dim < 1 or dim > MAX_DIST_DIM or dim * 65025 >= DENSE_BOUND:
+        raise ValueError("embedding size %d not in 1..%d" % (dim, MAX_DIST_DIM))
     return dim
 
 
 def available():
     """Backends that can run in this interpreter, best first."""
-    names = []
+    have = []
     try:
         from ulab import numpy  # noqa: F401
-        names.append("ulab")
+        have.append("ulab")
     except ImportError:
         pass
     if sys.implementation.name == "micropython":
-        names.append("viper")
-    names.append("plain")
-    return names
-
-
-def _module(backend):
-    if backend not in ("ulab", "viper", "plain"):
-        raise ValueError("unknown kernel backend %r (ulab, viper, plain)" % (backend,))
-    if backend not in available():
-        raise ValueError("kernel backend %r cannot run here (have %s)" % (backend, ", ".join(available())))
-    if backend == "ulab":
-        from . import kernels_ulab as mod
-    elif backend == "viper":
-        from . import kernels_viper as mod
-    else:
-        from . import kernels_plain as mod
-    return mod
+        have.append("viper")
+    have.append("plain")
+    return have
 
 
 def select(backend, step=None):
     """Switch the kernels of `step` ('embed', 'classify', 'anomaly'; None: all three) to
     `backend` ('ulab', 'viper' or 'plain'); returns its name."""
     global EMBED, CLASSIFY, ANOMALY, _backend, name
-    if step is not None and step not in STEPS:
-        raise ValueError("unknown step %r (%s)" % (step, ", ".join(STEPS)))
-    mod = _module(backend)
+    if backend not in available() or (step is not None and step not in STEPS):
+        raise ValueError("backend %r for step %r: have %s for %s" % (backend, step, available(), STEPS))
+    if backend == "ulab":
+        from . import kernels_ulab as mod
+    elif backend == "viper":
+        from . import kernels_viper as mod
+    else:
+        from . import kernels_plain as mod
     if step is None or step == "embed":
         EMBED = mod
-        name = backend
-        names["embed"] = backend
+        name = names["embed"] = backend
     if step is None or step == "classify":
         CLASSIFY = _backend = mod
         names["classify"] = backend
@@ -126,27 +115,46 @@ def select(backend, step=None):
     return backend
 
 
-def select_steps(choice):
-    """Per-step backends from a profile's "backends" dict ({step: name}); a step it leaves out,
-    or names a backend that cannot run here, gets the best available. Returns names."""
+def from_profile(path=PROFILE, pending=False):
+    """Per-step backends from the board's profile (/board.json, its "backends": {step: name}),
+    or a dict of that form; a step it leaves out, or names a backend that cannot run here, gets
+    the best available; pending=True leaves the steps already chosen alone. Returns names
+    ({step: backend})."""
+    choice = path
+    if not isinstance(path, dict):
+        try:
+            import json
+            with open(path) as f:
+                choice = json.load(f).get("backends")
+        except Exception:
+            choice = None
     have = available()
     for step in STEPS:
+        if pending and step in names:
+            continue
         b = choice.get(step) if choice else None
         select(b if b in have else have[0], step)
     return names
 
 
-def from_profile(path=PROFILE):
-    """Per-step backends from the board's profile (/board.json, its "backends" section) when
-    there is one, else the best available everywhere."""
-    choice = None
-    try:
-        import json
-        with open(path) as f:
-            choice = json.load(f).get("backends")
-    except (OSError, ValueError, AttributeError):
-        choice = None
-    return select_steps(choice)
+class _Pending:
+    """A step's backend before anything chose one: the first use reads the profile. Importing
+    kernels thus loads no backend code, and a program that selects its own backend never holds
+    another one's (3-4 KB of heap, which the 96K demo pipeline does not have to spare)."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def __getattr__(self, attr):
+        ready()
+        return getattr({"embed": EMBED, "classify": CLASSIFY, "anomaly": ANOMALY}[self.step], attr)
+
+
+def ready():
+    """Choose the backends (from_profile) unless something did already; returns names."""
+    if len(names) < 3:
+        from_profile(pending=True)
+    return names
 
 
 def dense(layer, x, y):
@@ -204,4 +212,6 @@ def avgpool(layer, x, y):
     EMBED.avgpool(layer, x, y)
 
 
-from_profile()
+EMBED = _Pending("embed")
+CLASSIFY = _backend = _Pending("classify")
+ANOMALY = _Pending("anomaly")
