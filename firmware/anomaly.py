@@ -83,6 +83,7 @@ class Detector:
                  raw=False, adapt_every=0, guard=None):
         if not isinstance(dim, int) or dim < 1 or dim > kernels.MAX_DIST_DIM:
             raise ValueError("dim must be an int in 1..%d, got %r" % (kernels.MAX_DIST_DIM, dim))
+        kernels.check_dist_dim(dim)  # distances exact in ulab's float32 dot
         if not isinstance(k, int) or k < 1 or k > 16:
             raise ValueError("k must be an int in 1..16, got %r" % (k,))
         if not isinstance(capacity, int) or capacity <= k or capacity > 4096:
@@ -246,10 +247,18 @@ class Detector:
                 d = -127
             dst[doff + f] = d & 0xFF
 
-    def _ksum(self, n, skip):
-        """Sum of the k smallest of self._out[:n], leaving out index `skip` (-1 for none)."""
+    def _ksum(self, n, skip, q=None, qn=0):
+        """Sum of the k smallest distances from q (sumsq qn) to the first n rows, leaving out
+        row `skip` (-1 for none); q None: of self._out[:n], distances already computed."""
         # n > k rows (finish() and from_bytes() see to it), so all k are found
-        kernels.class_topk(self._out, self._one_class, n, self.k, 1, self._best, self._fill, skip)
+        b = kernels.ANOMALY
+        if q is None:
+            b.class_topk(self._out, self._one_class, n, self.k, 1, self._best, self._fill, skip)
+        else:
+            # one call: the backend may abandon rows that cannot enter the k nearest (viper) or
+            # keep the distances as floats (ulab); self._out is scratch then
+            b.knn_topk(q, qn, self.rows, self.norms, n, self.dim, self._one_class, self.k, 1, self._best,
+                       self._fill, skip, self._out)
         best = self._best
         t = 0
         for i in range(self.k):
@@ -279,8 +288,7 @@ class Detector:
         mv = memoryview(self.rows)
         loo = [0] * n
         for s in range(n):
-            kernels.sqdist(mv[s * dim:(s + 1) * dim], self.norms[s], self.rows, self.norms, n, dim, self._out)
-            loo[s] = self._ksum(n, s)
+            loo[s] = self._ksum(n, s, mv[s * dim:(s + 1) * dim], self.norms[s])
         loo.sort()
         qn, qd = self.quantile
         mn, md = self.margin
@@ -303,8 +311,13 @@ class Detector:
         if self.phase != READY:
             raise ValueError("detector is still learning: call finish() first")
         q = self.to_int8(vec)
-        kernels.sqdist(q, kernels.sumsq(q, self.dim), self.rows, self.norms, self.count, self.dim, self._out)
-        return self._ksum(self.count, -1)
+        b = kernels.ANOMALY
+        qn = b.sumsq(q, self.dim)
+        if self.adapt_every:
+            # drift adaptation reads every distance (_kth_index): compute them all
+            b.sqdist(q, qn, self.rows, self.norms, self.count, self.dim, self._out)
+            return self._ksum(self.count, -1)
+        return self._ksum(self.count, -1, q, qn)
 
     def check(self, vec):
         """(score, flagged) for one window; adapts to slow drift when enabled and allowed."""

@@ -49,8 +49,7 @@ def check_label(label):
 class Enroller:
     def __init__(self, dim, k=3, mode="knn", capacity=200, max_classes=16, max_per_class=20,
                  policy="replace"):
-        if dim < 1 or dim > kernels.MAX_DIST_DIM:
-            raise ValueError("embedding size %d out of range 1..%d" % (dim, kernels.MAX_DIST_DIM))
+        kernels.check_dist_dim(dim)  # every distance an integer below 2**24: exact in ulab's float32 dot
         if mode not in ("knn", "prototype"):
             raise ValueError("mode must be 'knn' or 'prototype'")
         if policy not in ("replace", "refuse"):
@@ -210,8 +209,9 @@ class Enroller:
         ncls = len(self.labels)
         top = self._topk
         fill = self._fill
-        kernels.sqdist(q, qn, self.rows, self.norms, self.count, self.dim, self.dist)
-        kernels.class_topk(self.dist, self.lab, self.count, k, ncls, top, fill, skip)
+        # distances and per-class top-k in one kernel call (self.dist is its scratch)
+        kernels.knn_topk(q, qn, self.rows, self.norms, self.count, self.dim, self.lab, k, ncls, top, fill, skip,
+                         self.dist)
         out = []
         for c in range(ncls):
             s = 0

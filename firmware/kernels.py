@@ -4,6 +4,13 @@ One arithmetic, three backends, the same integers everywhere:
   ulab   -- when `ulab` imports (boards built with it);
   viper  -- on MicroPython without ulab (@micropython.viper machine code);
   plain  -- everywhere else (CPython simulation); select(name) forces any of them.
+Each step can have its own backend (the fastest differs by board and step, see `make bench`):
+  embed    dense, conv1d, pools, l2norm              kernels.EMBED
+  classify sumsq, sqdist, class_topk, knn_topk       kernels.CLASSIFY (the functions below)
+  anomaly  the Detector's calls                      kernels.ANOMALY
+At import the board's profile (/board.json, section "backends": {step: name}) chooses them, a
+step it leaves out (or a backend that cannot run here) gets the best available;
+select(name, step) changes one step, select(name) all three.
 
 The rule every backend implements (x, W, y int8; b int32; k_i in 0..24):
   dense   acc_i = b_i + sum_j W[i,j] * x[j]
@@ -42,51 +49,122 @@ from .ints import topk_insert  # noqa: F401  (one step of class_topk, for values
 DENSE_BOUND = 1 << 24
 MAX_SHIFT = 24
 MAX_DIST_DIM = 256
+STEPS = ("embed", "classify", "anomaly")
+PROFILE = "/board.json"
 
-_backend = None
-name = None
+# one backend module per step: embed (dense, conv1d, pools, l2norm), classify (the Enroller's
+# sumsq, sqdist, class_topk, knn_topk) and anomaly (the Detector's); select() sets them
+EMBED = CLASSIFY = ANOMALY = None  # set below: placeholders until the first use or select()
+_backend = None  # the classify backend: what the step-less functions below use
+name = None      # the embed backend's name (all three when select() was given one name)
+names = {}       # step -> backend name
+
+
+def check_dist_dim(dim):
+    """Refuse an embedding size whose distances could round in ulab's float32 dot.
+
+    ulab computes d = (|x|^2 + |r|^2) - 2*(x.r) for int8 x, r of length D: every value on the
+    way is an integer, and is exact in float32 when its magnitude is at most 2**24:
+      the dot x.r and each partial sum of it: |.| <= D*128*128 = D*2**14
+      |x|^2 + |r|^2:                                <= 2*D*128**2 = D*2**15
+      2*(x.r):                                      <= D*2**15
+      d itself (the exact difference of two exact floats, so the subtraction is exact when d
+      is representable):                            0 <= d <= D*255**2
+    D*2**15 <= 2**24 needs D <= 512 and D*255**2 < 2**24 needs D <= 258: MAX_DIST_DIM = 256
+    keeps both (and float64 is exact a fortiori). The Enroller and the Detector call this."""
+    if dim < 1 or dim > MAX_DIST_DIM or dim * 65025 >= DENSE_BOUND:
+        raise ValueError("embedding size %d not in 1..%d" % (dim, MAX_DIST_DIM))
+    return dim
 
 
 def available():
     """Backends that can run in this interpreter, best first."""
-    names = []
+    have = []
     try:
         from ulab import numpy  # noqa: F401
-        names.append("ulab")
+        have.append("ulab")
     except ImportError:
         pass
     if sys.implementation.name == "micropython":
-        names.append("viper")
-    names.append("plain")
-    return names
+        have.append("viper")
+    have.append("plain")
+    return have
 
 
-def select(backend):
-    """Switch every kernel to `backend` ('ulab', 'viper' or 'plain'); returns its name."""
-    global _backend, name
-    if backend not in ("ulab", "viper", "plain"):
-        raise ValueError("unknown kernel backend %r (ulab, viper, plain)" % (backend,))
-    if backend not in available():
-        raise ValueError("kernel backend %r cannot run here (have %s)" % (backend, ", ".join(available())))
+def select(backend, step=None):
+    """Switch the kernels of `step` ('embed', 'classify', 'anomaly'; None: all three) to
+    `backend` ('ulab', 'viper' or 'plain'); returns its name."""
+    global EMBED, CLASSIFY, ANOMALY, _backend, name
+    if backend not in available() or (step is not None and step not in STEPS):
+        raise ValueError("backend %r for step %r: have %s for %s" % (backend, step, available(), STEPS))
     if backend == "ulab":
         from . import kernels_ulab as mod
     elif backend == "viper":
         from . import kernels_viper as mod
     else:
         from . import kernels_plain as mod
-    _backend = mod
-    name = backend
+    if step is None or step == "embed":
+        EMBED = mod
+        name = names["embed"] = backend
+    if step is None or step == "classify":
+        CLASSIFY = _backend = mod
+        names["classify"] = backend
+    if step is None or step == "anomaly":
+        ANOMALY = mod
+        names["anomaly"] = backend
     return backend
+
+
+def from_profile(path=PROFILE, pending=False):
+    """Per-step backends from the board's profile (/board.json, its "backends": {step: name}),
+    or a dict of that form; a step it leaves out, or names a backend that cannot run here, gets
+    the best available; pending=True leaves the steps already chosen alone. Returns names
+    ({step: backend})."""
+    choice = path
+    if not isinstance(path, dict):
+        try:
+            import json
+            with open(path) as f:
+                choice = json.load(f).get("backends")
+        except Exception:
+            choice = None
+    have = available()
+    for step in STEPS:
+        if pending and step in names:
+            continue
+        b = choice.get(step) if choice else None
+        select(b if b in have else have[0], step)
+    return names
+
+
+class _Pending:
+    """A step's backend before anything chose one: the first use reads the profile. Importing
+    kernels thus loads no backend code, and a program that selects its own backend never holds
+    another one's (3-4 KB of heap, which the 96K demo pipeline does not have to spare)."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def __getattr__(self, attr):
+        ready()
+        return getattr({"embed": EMBED, "classify": CLASSIFY, "anomaly": ANOMALY}[self.step], attr)
+
+
+def ready():
+    """Choose the backends (from_profile) unless something did already; returns names."""
+    if len(names) < 3:
+        from_profile(pending=True)
+    return names
 
 
 def dense(layer, x, y):
     """y (bytearray, n_out int8) = requantised W x + b of layer over x (bytearray, n_in int8)."""
-    _backend.dense(layer, x, y)
+    EMBED.dense(layer, x, y)
 
 
 def l2norm(y, n):
     """Normalise the int8 vector y[:n] in place to Euclidean norm ~127 (rule above)."""
-    _backend.l2norm(y, n)
+    EMBED.l2norm(y, n)
 
 
 def sumsq(v, n):
@@ -109,20 +187,31 @@ def class_topk(dist, lab, count, k, ncls, top, fill, skip=-1):
     _backend.class_topk(dist, lab, count, k, ncls, top, fill, skip)
 
 
+def knn_topk(q, qnorm, rows, norms, count, dim, lab, k, ncls, top, fill, skip=-1, dist=None):
+    """class_topk of the distances from q to the count rows, in one call: the same top/fill as
+    sqdist into dist then class_topk. Backends may skip rows that cannot enter a full top-k
+    (viper abandons a row's partial sum once it reaches the class's k-th best; ulab never
+    converts the distances back to ints), so dist (array 'i' of count, scratch) is left
+    unspecified."""
+    _backend.knn_topk(q, qnorm, rows, norms, count, dim, lab, k, ncls, top, fill, skip, dist)
+
+
 
 def conv1d(layer, x, y):
     """y (O*L_out int8) = requantised 1-D convolution of x (C*L int8, channel-major)."""
-    _backend.conv1d(layer, x, y)
+    EMBED.conv1d(layer, x, y)
 
 
 def maxpool(layer, x, y):
     """y (C*L_out int8) = per-channel max over windows of layer.size of x (C*L int8)."""
-    _backend.maxpool(layer, x, y)
+    EMBED.maxpool(layer, x, y)
 
 
 def avgpool(layer, x, y):
     """y (C*L_out int8) = per-channel rounded mean over windows of layer.size of x."""
-    _backend.avgpool(layer, x, y)
+    EMBED.avgpool(layer, x, y)
 
 
-select(available()[0])
+EMBED = _Pending("embed")
+CLASSIFY = _backend = _Pending("classify")
+ANOMALY = _Pending("anomaly")

@@ -79,6 +79,11 @@ def class_topk(dist, lab, count, k, ncls, top, fill, skip=-1):
                 fill[c] = topk_insert(top, c * k, m, k, v)
 
 
+def knn_topk(q, qnorm, rows, norms, count, dim, lab, k, ncls, top, fill, skip=-1, dist=None):
+    sqdist(q, qnorm, rows, norms, count, dim, dist)
+    class_topk(dist, lab, count, k, ncls, top, fill, skip)
+
+
 def conv1d(layer, x, y):
     w = layer.w
     bias = layer.bias

@@ -12,6 +12,7 @@ def open_model(path):
     global _m
     from .. import kernels, model
     _m = model.load(path)
+    kernels.ready()
     return kernels.name
 
 

@@ -31,6 +31,10 @@ def load(name):
     for key in ("backend", "fallback_backend"):
         if profile[key] not in BACKENDS:
             raise BoardError("%s: %s must be one of %s" % (path, key, ", ".join(BACKENDS)))
+    steps = profile.get("backends", {})
+    if not isinstance(steps, dict) or any(k not in ("embed", "classify", "anomaly") or v not in BACKENDS
+                                          for k, v in steps.items()):
+        raise BoardError("%s: backends must map embed/classify/anomaly to one of %s" % (path, ", ".join(BACKENDS)))
     if not profile["heap"].rstrip("K").isdigit():
         raise BoardError("%s: heap must look like '96K'" % path)
     return profile

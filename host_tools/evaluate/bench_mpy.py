@@ -47,7 +47,28 @@ def timed(fn, reps):
     except MemoryError:
         peak = None  # the call allocates more than the heap holds without collecting
     gc.enable()
+    # the same with the GC off (collected before each repetition, so a call that allocates
+    # pays for the allocation but not for collections): the difference to `out` is the GC's share
+    off = []
+    room = gc.mem_free() // 2
+    n_off = inner if peak is None or peak * inner < room else max(1, room // max(peak, 1))
+    for _ in range(reps):
+        gc.collect()
+        gc.disable()
+        try:
+            t = time.ticks_us()
+            for _ in range(n_off):
+                fn()
+            off.append(time.ticks_diff(time.ticks_us(), t) / n_off)
+        except MemoryError:
+            pass
+        gc.enable()
+    gc.collect()
+    TIMED_OFF[0] = off
     return out, peak
+
+
+TIMED_OFF = [None]  # the GC-off times of the last timed() call
 
 
 def lcg(seed):
@@ -71,6 +92,16 @@ def naive_layers(m):
         if kind == model.DENSE:
             w = [[s8(layer.w[i * layer.n_in + j]) for j in range(layer.n_in)] for i in range(layer.n_out)]
             out.append(("dense", w, list(layer.bias), list(layer.shift), layer.lo))
+        elif kind == model.CONV1D:
+            # w[o][c] is the list of K taps
+            kk = layer.kernel
+            w = [[[s8(layer.w[(o * layer.in_ch + c) * kk + j]) for j in range(kk)] for c in range(layer.in_ch)]
+                 for o in range(layer.out_ch)]
+            out.append(("conv1d", w, list(layer.bias), list(layer.shift),
+                        (layer.lo, layer.stride, layer.in_len, layer.out_len)))
+        elif kind == model.MAXPOOL or kind == model.AVGPOOL:
+            out.append(("maxpool" if kind == model.MAXPOOL else "avgpool", None, None, None,
+                        (layer.channels, layer.size, layer.in_len, layer.out_len)))
         else:
             out.append((kind, None, None, None, None))
     return out
@@ -90,6 +121,33 @@ def naive_embed(layers, x):
                     acc = (acc + (1 << (k - 1))) >> k
                 y.append(min(127, max(lo, acc)))
             v = y
+        elif kind == "conv1d":
+            lo_, stride, l_in, l_out = lo
+            y = []
+            for o in range(len(w)):
+                k = shift[o]
+                for t in range(l_out):
+                    acc = bias[o]
+                    for c in range(len(w[o])):
+                        taps = w[o][c]
+                        base = c * l_in + t * stride
+                        for j in range(len(taps)):
+                            acc += taps[j] * v[base + j]
+                    if k:
+                        acc = (acc + (1 << (k - 1))) >> k
+                    y.append(min(127, max(lo_, acc)))
+            v = y
+        elif kind == "maxpool" or kind == "avgpool":
+            ch, p, l_in, l_out = lo
+            y = []
+            for c in range(ch):
+                for t in range(l_out):
+                    win = v[c * l_in + t * p:c * l_in + t * p + p]
+                    y.append(max(win) if kind == "maxpool" else (2 * sum(win) + p) // (2 * p))
+            v = y
+        elif kind == model.RELU:
+            # a ReLU anywhere, a leading one included (after dense/conv it changes nothing)
+            v = [a if a > 0 else 0 for a in v]
         elif kind == model.L2NORM:
             s = sum([a * a for a in v])
             if s:
@@ -155,15 +213,25 @@ for path in cfg["models"]:
     gc.collect()
     held = gc.mem_alloc() - a0
     macs = 0
+    shapes = []  # [name, n_in, n_out, MACs, ulab dot calls]
+    width = m.in_dim
     for kind, layer, n in m.layers:
+        lm, calls = 0, 0
         if kind == model.DENSE:
-            macs += layer.n_in * layer.n_out
-    shapes = [[model.LAYER_NAMES[kind], layer.n_in if kind == model.DENSE else n, n] for kind, layer, n in m.layers]
+            lm, calls = layer.n_in * layer.n_out, 1
+        elif kind == model.CONV1D:
+            lm, calls = layer.out_ch * layer.out_len * layer.in_ch * layer.kernel, layer.kernel
+        elif kind == model.MAXPOOL or kind == model.AVGPOOL:
+            calls = layer.size
+        macs += lm
+        shapes.append([model.LAYER_NAMES[kind], width, n, lm, calls])
+        width = n
     emit(step="load", model=path, us=times, held=held, size=m.size, macs=macs, in_dim=m.in_dim,
          out_dim=m.out_dim, layers=shapes)
     g = lcg(7)
     x = bytes([next(g) & 0xFF for _ in range(m.in_dim)])
     us, peak = timed(lambda: m.embed(x), REPS)
+    off = TIMED_OFF[0]
     got = list(bytes(m.embed(x)))
     gc.collect()
     a1 = gc.mem_alloc()
@@ -175,7 +243,7 @@ for path in cfg["models"]:
         same = [v & 0xFF for v in naive_embed(base_layers, x)] == got
     else:
         bus, bpeak, same = None, None, None
-    emit(step="embed", model=path, us=us, peak=peak, baseline_us=bus, baseline_peak=bpeak, same=same,
+    emit(step="embed", model=path, us=us, us_gc_off=off, peak=peak, baseline_us=bus, baseline_peak=bpeak, same=same,
          baseline_held=base_held)
     m = base_layers = None
     gc.collect()
@@ -215,13 +283,22 @@ for n in cfg["sizes"]:
             gc.collect()
             held = gc.mem_alloc() - a0
             us, peak = timed(lambda: e.classify(q), REPS)
+            off = TIMED_OFF[0]
         except MemoryError:
             e = rows = labs = centres = None
             gc.collect()
             emit(step="classify", n=n, mode=mode, error="MemoryError in " + stage, free=gc.mem_free())
             continue
         label, score, _ = e.classify(q)
-        rec = dict(step="classify", n=n, mode=mode, us=us, peak=peak, label=label, score=score, held=held)
+        # the search kernel alone (distances + per-class top-k): the bytes one call allocates
+        gc.collect()
+        qn = kernels.sumsq(q, DIM)
+        gc.disable()
+        a1 = gc.mem_alloc()
+        kernels.knn_topk(q, qn, e.rows, e.norms, e.count, DIM, e.lab, 3, NCLS, e._topk, e._fill, -1, e.dist)
+        kpeak = gc.mem_alloc() - a1
+        gc.enable()
+        rec = dict(kernel_peak=kpeak if mode == "knn" else None, step="classify", n=n, mode=mode, us=us, us_gc_off=off, peak=peak, label=label, score=score, held=held)
         if cfg["baseline"] and mode == "knn":
             qq = [s8(b) for b in q]
             bus, bpeak = timed(lambda: naive_classify(rows, labs, qq, 3, NCLS), max(1, REPS // 2))
@@ -267,8 +344,9 @@ det.finish()
 for j in range(45):
     feat[j] = 1000 + (next(g) % 300)
 us, peak = timed(lambda: det.check(feat), REPS)
+off = TIMED_OFF[0]
 score = det.check(feat)[0]
-rec = dict(step="anomaly", capacity=cap, us=us, peak=peak, score=score)
+rec = dict(step="anomaly", capacity=cap, us=us, us_gc_off=off, peak=peak, score=score)
 if cfg["baseline"]:
     rows = [[s8(det.rows[i * 45 + j]) for j in range(45)] for i in range(det.count)]
     centre = list(det.center)
