@@ -103,10 +103,7 @@ class VirtualBoard:
         self._slave_keep = slave  # held open so the pty survives mpremote closing it
         self.device = os.ttyname(slave)
         if self._serve:
-            self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self._listener.bind(("127.0.0.1", 0))
-            self._listener.listen(1)
-            self.url = "socket://127.0.0.1:%d" % self._listener.getsockname()[1]
+            self.serve_socket()
         os.set_blocking(self.user_fd, False)
         self._out = bytearray()  # output the host has not taken yet
         self._tail = b""  # the last bytes of output (is the REPL at a prompt?)
@@ -119,6 +116,16 @@ class VirtualBoard:
 
     def __enter__(self):
         return self.start()
+
+    def serve_socket(self):
+        """Serve the board on socket://127.0.0.1:PORT as well (also once started); the URL."""
+        if self._listener is None:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            self.url = "socket://127.0.0.1:%d" % listener.getsockname()[1]
+            self._listener = listener  # the supervisor loop picks it up
+        return self.url
 
     @property
     def port(self):
