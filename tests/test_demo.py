@@ -22,3 +22,13 @@ def test_demo_gesture_part(tmp_path):
     assert s["ok"] and g["embeddings_equal"] == g["windows"] == 40 and g["decisions_equal"] == 25
     assert g["accuracy"] > 0.5  # 5 gestures the model never saw, 3 shots each
     assert (tmp_path / "gesture_confusion.png").stat().st_size > 10000
+
+
+def test_demo_anomaly_part_over_a_serial_link_that_is_not_a_pty(tmp_path):
+    """Issue 13: over a USB board (here socket://, which mpremote does not treat as a pty) the
+    anomaly job is silent for its whole learning phase (~14 s at x3), longer than mpremote's
+    default 10 s; the demo gives that call its own timeout."""
+    lines = []
+    s = demo.demo(out_dir=str(tmp_path), speed=3, log=lines.append, parts=("anomaly",), link="socket")
+    assert s["port"].startswith("socket://") and s["ok"]
+    assert s["anomaly"]["scores_equal"] == s["anomaly"]["windows"] > 60
