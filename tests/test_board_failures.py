@@ -218,3 +218,12 @@ def test_stream_ctrl_c_keeps_the_windows_received(vb, tmp_path):
     assert len(got) == report["received"] > 5 and "windows received are saved" in line
     with Board(vb.port, timeout=TIMEOUT) as b:  # the board was stopped and answers again
         assert b.eval("1") == 1
+
+
+def test_flash_and_validate_over_either_link(vb, tmp_path):
+    from host_tools.evaluate import validate
+    from test_virtual_board import small_model_and_data
+    path, data, _, _ = small_model_and_data(tmp_path)
+    flash.flash(vb.port, "virtual", path, log=lambda *_: None)
+    report = validate.validate(vb.port, path, data, log=lambda *_: None)
+    assert report["ok"] and report["embeddings_equal"] == 18 and report["decisions_equal"] == 12
