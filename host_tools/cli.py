@@ -5,7 +5,8 @@ a pty path, socket://host:port, or `auto` (the one MicroPython board connected).
 
 exit status: 0 done; 1 a check failed or the board did; 2 bad arguments; 3 --port auto found no
 MicroPython board, or several; 4 needs a part this install lacks (the MicroPython interpreter of
-the board-sim extra, or a pty for the virtual board).
+the board-sim extra, or a pty for the virtual board); 130 interrupted (Ctrl-C).
+TINYENROLL_TIMEOUT (seconds, default 10): how long a board has to answer when connecting.
 """
 import argparse
 import importlib
@@ -138,7 +139,11 @@ def main(argv=None):
     if lack:
         _err(lack)
         return EXIT_MISSING
-    return mod.run(args) or 0
+    try:
+        return mod.run(args) or 0
+    except KeyboardInterrupt:
+        _err("tinyenroll %s: interrupted" % args.command)
+        return 130
 
 
 if __name__ == "__main__":

@@ -45,3 +45,13 @@ def test_demo_motion_part(tmp_path, monkeypatch):
     assert mo["embeddings_equal"] == mo["windows"]
     assert 0 <= mo["dtw_accuracy"] <= 1 and 0 <= mo["euclid_accuracy"] <= 1
     assert (tmp_path / "out" / "motion_confusion.png").stat().st_size > 10000
+
+
+def test_demo_anomaly_part_over_a_serial_link_that_is_not_a_pty(tmp_path):
+    """Issue 13: over a USB board (here socket://, which mpremote does not treat as a pty) the
+    anomaly job is silent for its whole learning phase (~14 s at x3), longer than mpremote's
+    default 10 s; the demo gives that call its own timeout."""
+    lines = []
+    s = demo.demo(out_dir=str(tmp_path), speed=3, log=lines.append, parts=("anomaly",), link="socket")
+    assert s["port"].startswith("socket://") and s["ok"]
+    assert s["anomaly"]["scores_equal"] == s["anomaly"]["windows"] > 60

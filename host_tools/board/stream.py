@@ -8,7 +8,9 @@ corrupted and skipped (the reader resynchronises on the next sync bytes), a sequ
 seen before is a duplicate and is not recorded again, a gap is counted as dropped frames.
 Nothing is accepted silently: the report lists every problem by sequence number.
 
-Written to --out (each file replaced atomically when the stream ends or breaks):
+Written to --out when at least one window arrived (each file written to a temporary name and
+renamed in, also when the stream breaks or is interrupted with Ctrl-C: what arrived is kept; a
+run that received nothing - a bad port, a missing sensor - leaves the folder as it was):
   windows.npy   int16 (n, samples, channels): the accepted windows, in sequence order
   seq.npy       int64 (n,): their sequence numbers
   report.json   counts (received, dropped, duplicated, corrupted), the missing sequence
@@ -16,7 +18,9 @@ Written to --out (each file replaced atomically when the stream ends or breaks):
 """
 import json
 import os
+import re
 import struct
+import sys
 import time
 import zlib
 
@@ -122,64 +126,84 @@ class FrameReader:
 
 
 def save(reader, out_dir):
-    """Write windows.npy, seq.npy and report.json into out_dir, each atomically."""
+    """Write windows.npy, seq.npy and report.json into out_dir: each to a temporary name first,
+    then renamed over the old file. A run that received no window writes nothing, so a failed
+    run (bad port, no sensor) never replaces an earlier recording."""
+    report = reader.report()
+    if not reader.windows:
+        report["written"] = False
+        return report
     os.makedirs(out_dir, exist_ok=True)
-    if reader.windows:
-        windows = np.stack([w for _, w in reader.windows]).astype(np.int16)
-    else:
-        windows = np.zeros((0, 0, 0), np.int16)
+    windows = np.stack([w for _, w in reader.windows]).astype(np.int16)
     seq = np.array([s for s, _ in reader.windows], dtype=np.int64)
-    for name, write in (("windows.npy", lambda f: np.save(f, windows)),
-                        ("seq.npy", lambda f: np.save(f, seq)),
-                        ("report.json", lambda f: f.write(json.dumps(reader.report(), indent=1).encode()))):
-        tmp = os.path.join(out_dir, name + ".tmp")
-        with open(tmp, "wb") as f:
+    report["written"] = True
+    parts = (("windows.npy", lambda f: np.save(f, windows)),
+             ("seq.npy", lambda f: np.save(f, seq)),
+             ("report.json", lambda f: f.write(json.dumps(report, indent=1).encode())))
+    for name, write in parts:
+        with open(os.path.join(out_dir, name + ".tmp"), "wb") as f:
             write(f)
-        os.replace(tmp, os.path.join(out_dir, name))
-    return reader.report()
+            f.flush()
+            os.fsync(f.fileno())
+    for name, _ in parts:
+        os.replace(os.path.join(out_dir, name + ".tmp"), os.path.join(out_dir, name))
+    return report
 
 
 def stream(port, out_dir, count, samples, timeout=30.0, progress=True):
-    """Have the board stream `count` windows from its profile's sensor; returns the report."""
+    """Have the board stream `count` windows from its profile's sensor; returns the report
+    (with "error" when the run broke, "interrupted" on Ctrl-C: what arrived is kept).
+
+    The board may be silent at most `timeout` seconds, and if it sends data that holds no valid
+    frame for `timeout` seconds the run stops too."""
     reader = FrameReader()
-    error = None
+    pending = bytearray()
+    last_frame = [time.monotonic()]
+    bar = tqdm(total=count, unit="win", disable=not progress)
+
+    def flush():
+        if pending:
+            got = reader.feed(bytes(pending))
+            pending.clear()
+            if got:
+                bar.update(len(got))
+                last_frame[0] = time.monotonic()
+
+    def consumer(b):
+        pending.extend(b)
+        if len(pending) >= 512:
+            flush()
+            if reader.ended is None and time.monotonic() > last_frame[0] + timeout:
+                raise BoardError("the board sends data but no valid frame for %.0f s" % timeout)
+
+    def ended(tail):
+        flush()
+        if reader.ended is not None:  # after the END frame: the raw REPL's \x04 error \x04
+            m = re.match(rb"\x04([^\x04]*)\x04", bytes(reader.buf))
+            return m.group(1).decode("utf-8", "replace").strip() if m else None
+        m = re.search(rb"\x04(Traceback[^\x04]*)\x04$", tail)  # the run stopped before its END frame
+        return m.group(1).decode("utf-8", "replace").strip() if m else None
+
+    error = interrupted = None
     try:
         with Board(port) as b:
             b.exec("from tinyenroll import sensors, stream\n_s = sensors.from_profile()", "opening the sensor")
-            b._call("starting the stream", b.t.exec_raw_no_follow,
-                    "stream.send_windows(_s, %d, %d)" % (count, samples))
-            bar = tqdm(total=count, unit="win", disable=not progress)
-            deadline = time.time() + timeout
-            while reader.ended is None:
-                if time.time() > deadline:
-                    bar.update(len(reader.finish()))
-                    if reader.ended is None:
-                        raise BoardError("no END frame within %.0f s" % timeout)
-                    break
-                try:
-                    n = b.t.serial.in_waiting
-                    data = b.t.serial.read(max(1, min(n, 4096)))
-                except Exception as e:
-                    raise BoardError("board on %s disconnected during the stream: %s" % (port, e)) from None
-                if data:
-                    bar.update(len(reader.feed(data)))
-                    deadline = time.time() + timeout
-                elif reader.buf and time.time() > deadline - timeout + 1.0:
-                    bar.update(len(reader.finish()))  # a second of silence mid-frame
-            bar.close()
-            # the REPL closes the run with \x04, any error text, \x04
-            tail = bytes(reader.buf)
-            deadline = time.time() + timeout
-            while tail.count(b"\x04") < 2 and time.time() < deadline:
-                tail += b.t.serial.read(max(1, b.t.serial.in_waiting))
-            err = tail.split(b"\x04")[1] if tail.count(b"\x04") >= 2 else b""
-            if err.strip():
-                raise BoardError("the board reported: %s" % err.decode("utf-8", "replace").strip())
+            err = b.follow("stream.send_windows(_s, %d, %d)" % (count, samples), consumer, "the stream",
+                           quiet=timeout, ended=ended)
+            if err:
+                raise BoardError("the board reported: %s" % err.splitlines()[-1])
     except BoardError as e:
         error = str(e)
+    except KeyboardInterrupt:
+        interrupted = error = "interrupted (Ctrl-C)"
+    flush()
+    reader.finish()  # a frame cut by the break is counted, not waited for
+    bar.close()
     report = save(reader, out_dir)
     if error:
         report["error"] = error
+    if interrupted:
+        report["interrupted"] = True
     return report
 
 
@@ -188,14 +212,23 @@ def add_arguments(p):
     p.add_argument("--out", required=True, help="folder for windows.npy, seq.npy, report.json")
     p.add_argument("--count", type=int, default=20, help="windows to record")
     p.add_argument("--samples", type=int, default=64, help="samples per window")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds the board may be silent, or send no valid frame, before the run stops (default 30)")
 
 
 def run(args):
-    report = stream(args.port, args.out, args.count, args.samples)
+    """Exit status: 0 complete; 1 the board or port failed (windows received are kept);
+    2 bad arguments, or frames were lost or damaged; 130 interrupted (windows received are kept)."""
+    if args.count < 1 or args.samples < 1:
+        print("stream: --count and --samples must be at least 1", file=sys.stderr)
+        return 2
+    report = stream(args.port, args.out, args.count, args.samples, timeout=args.timeout,
+                    progress=sys.stderr.isatty())
+    kept = ("the %d windows received are saved in %s" % (report["received"], args.out) if report["written"]
+            else "nothing was written, %s is unchanged" % args.out)
+    if report.get("error"):
+        print("stream %s: %s (%s)" % ("stopped" if report.get("interrupted") else "failed", report["error"], kept))
+        return 130 if report.get("interrupted") else 1
     print("received %(received)d, dropped %(dropped)d, duplicated %(duplicated)d, corrupted %(corrupted)d"
           % report + ("" if report["end_frame"] else ", no END frame"))
-    if report.get("error"):
-        print("stream failed: %s (the %d windows received are saved in %s)"
-              % (report["error"], report["received"], args.out))
-        return 1
     return 0 if report["complete"] else 2

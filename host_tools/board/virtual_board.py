@@ -14,6 +14,14 @@ restarts it, prints "MPY: soft reboot" as a board does, and puts it back into ra
 was there, so mpremote's usual flow (including its soft reset on connect) works unchanged.
 kill() drops the connection like a pulled USB cable.
 
+A pty is not what a USB board is to mpremote: on a pty it reads without waiting and never
+times out on a quiet line, on anything else (a USB port, socket://) its exec gives up after
+10 s without output. VirtualBoard(..., socket=True) also serves the board on
+socket://127.0.0.1:PORT (vb.url; pyserial's serial_for_url opens it, mpremote treats it as a
+non-pty serial link), so host tools can be tested as a real board would answer them. One
+client at a time: while a socket client is connected the board's output goes to it, otherwise
+to the pty; whatever either sends reaches the board.
+
 Like a board: Ctrl-C raises KeyboardInterrupt in a running program (the supervisor sends the
 interpreter SIGINT while it has its Ctrl-C handler installed, i.e. while code runs; at a
 prompt the byte goes through to the REPL's line editor), and the friendly REPL's lines end in
@@ -25,6 +33,7 @@ import pty
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +44,9 @@ import tty
 from . import profiles, mpy
 
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+CTRL_C_GRACE = 0.5  # seconds a Ctrl-C still interrupts code that starts right after it
+OUT_MAX = 1 << 16
+PROMPTS = (b">>> ", b"... ", b"\r\n>", b"\x04>")  # output ending so: the REPL waits for input  # bytes of board output held while the host does not read
 # Run before the REPL: the folder becomes the whole filesystem. VfsPosix with a root has a bug
 # in this build (rename() resolves both paths into one buffer, so it always fails), so `os` is
 # replaced by a copy whose rename goes through a root-less VfsPosix with full host paths.
@@ -62,7 +74,7 @@ del vfs, sys, _k
 
 
 class VirtualBoard:
-    def __init__(self, board="virtual", fs_dir=None, log=None, heap=None):
+    def __init__(self, board="virtual", fs_dir=None, log=None, heap=None, socket=False):
         self.profile = profiles.load(board)
         self.heap = heap or self.profile["heap"]  # a test may ask for more than the profile's
         self._own_fs = fs_dir is None  # a temporary flash goes away with the board
@@ -76,6 +88,10 @@ class VirtualBoard:
         self.sent = 0  # bytes to the host
         self._proc = None
         self._thread = None
+        self._serve = socket
+        self._ctrl_c_at = None  # a Ctrl-C that came while no code ran
+        self._listener = self._client = None
+        self.url = None
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self):
@@ -86,6 +102,11 @@ class VirtualBoard:
         tty.setraw(slave)
         self._slave_keep = slave  # held open so the pty survives mpremote closing it
         self.device = os.ttyname(slave)
+        if self._serve:
+            self.serve_socket()
+        os.set_blocking(self.user_fd, False)
+        self._out = bytearray()  # output the host has not taken yet
+        self._tail = b""  # the last bytes of output (is the REPL at a prompt?)
         self._raw = False
         self._pending = b""
         self._spawn(restart=False)
@@ -95,6 +116,21 @@ class VirtualBoard:
 
     def __enter__(self):
         return self.start()
+
+    def serve_socket(self):
+        """Serve the board on socket://127.0.0.1:PORT as well (also once started); the URL."""
+        if self._listener is None:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            self.url = "socket://127.0.0.1:%d" % listener.getsockname()[1]
+            self._listener = listener  # the supervisor loop picks it up
+        return self.url
+
+    @property
+    def port(self):
+        """What to give mpremote or --port: the socket:// URL if served, else the pty."""
+        return self.url or self.device
 
     def __exit__(self, *exc):
         self.stop()
@@ -111,6 +147,7 @@ class VirtualBoard:
                 except OSError:
                     pass
         self.user_fd = self._slave_keep = None
+        self._drop_sockets()
         if getattr(self, "_boot", None):
             try:
                 os.unlink(self._boot.name)
@@ -139,7 +176,17 @@ class VirtualBoard:
         self._kill_child()
         os.close(self.user_fd)  # the host side sees the port hang up
         self.user_fd = None
+        self._drop_sockets()
         return True
+
+    def _drop_sockets(self):
+        for s in (self._client, self._listener):
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+        self._client = self._listener = None
 
     def _kill_child(self):
         if self._proc and self._proc.poll() is None:
@@ -175,11 +222,43 @@ class VirtualBoard:
     def _pump(self):
         while not self._stop.is_set() and self.user_fd is not None:
             fds = [self.user_fd]
-            if self.child_fd is not None:
+            # while the host does not read, the board's output waits (up to OUT_MAX), then the
+            # interpreter blocks on its stdout as a board does on a full USB buffer; Ctrl-C
+            # still reaches it
+            if self.child_fd is not None and len(self._out) < OUT_MAX:
                 fds.append(self.child_fd)
+            fds += [s for s in (self._listener, self._client) if s is not None]
+            target = self._client if self._client is not None else self.user_fd
             try:
-                ready, _, _ = select.select(fds, [], [], 0.05)
+                ready, writable, _ = select.select(fds, [target] if self._out else [], [], 0.05)
             except (OSError, ValueError):
+                return
+            if writable:
+                self._flush_out(target)
+            if self._ctrl_c_at is not None and self.child_fd is not None and not self._starting:
+                if time.monotonic() > self._ctrl_c_at + CTRL_C_GRACE:
+                    self._ctrl_c_at = None
+                elif self._running():
+                    self._ctrl_c_at = None
+                    self._proc.send_signal(signal.SIGINT)
+            if self._listener is not None and self._listener in ready:
+                conn, _ = self._listener.accept()
+                if self._client is not None:  # a new client takes over, as a reopened port would
+                    self._client.close()
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self._client = conn
+                self._out = bytearray()  # what the pty held was for no one
+            if self._client is not None and self._client in ready:
+                try:
+                    data = self._client.recv(4096)
+                except OSError:
+                    data = b""
+                if data:
+                    self._from_user(data)
+                else:  # the host closed the port; the board runs on
+                    self._client.close()
+                    self._client = None
+            if self.user_fd is None:
                 return
             if self.user_fd in ready:
                 data = _read(self.user_fd)
@@ -207,12 +286,17 @@ class VirtualBoard:
             return
         if b"\x02" in data and self._raw:
             self._raw = False
-        if b"\x03" in data and self._running():
-            # a board's UART raises KeyboardInterrupt on Ctrl-C; the unix port only on SIGINT
-            self._proc.send_signal(signal.SIGINT)
-            data = data.replace(b"\x03", b"")
-            if not data:
-                return
+        if b"\x03" in data:
+            if self._running():
+                # a board's UART raises KeyboardInterrupt on Ctrl-C; the unix port only on SIGINT
+                self._proc.send_signal(signal.SIGINT)
+                data = data.replace(b"\x03", b"")
+                if not data:
+                    return
+            elif not self._tail.endswith(PROMPTS):
+                # not at a prompt: it is about to run what it was just sent (compiling, its
+                # handler not installed yet); a board would still stop it, so watch a moment
+                self._ctrl_c_at = time.monotonic()
         os.write(self.child_fd, data)
 
     def _running(self):
@@ -268,10 +352,24 @@ class VirtualBoard:
         self.sent += len(data)
         if self._maybe_kill():
             return
+        self._out += data
+        self._tail = (self._tail + data)[-16:]
+        self._flush_out(self._client if self._client is not None else self.user_fd)
+
+    def _flush_out(self, target):
+        """Send what the host can take now (never blocks: the rest waits in self._out)."""
         try:
-            os.write(self.user_fd, data)
-        except OSError:
+            if isinstance(target, socket.socket):
+                n = target.send(self._out, socket.MSG_DONTWAIT)
+            else:
+                n = os.write(target, self._out)
+            del self._out[:n]
+        except (BlockingIOError, InterruptedError):
             pass
+        except OSError:
+            if target is self._client:  # the host went away: the board runs on
+                self._client.close()
+                self._client = None
 
     def _child_exited(self):
         try:
@@ -300,6 +398,8 @@ def _read(fd):
 
 def add_arguments(p):
     p.add_argument("--board", default="virtual", help="board profile in boards/ (default: virtual)")
+    p.add_argument("--socket", action="store_true", help="also serve the board on socket://127.0.0.1:PORT "
+                   "(a serial link that is not a pty, as a USB board is to mpremote)")
     p.add_argument("--fs", default=None, help="folder used as the board's flash (default: a temporary "
                    "folder, removed when the board stops)")
 
@@ -309,11 +409,13 @@ def _terminate(signum, frame):
 
 
 def run(args):
-    vb = VirtualBoard(args.board, args.fs).start()
+    vb = VirtualBoard(args.board, args.fs, socket=args.socket).start()
     # SIGTERM (kill, a service manager) stops the board like Ctrl-C: temporary files go too
     signal.signal(signal.SIGTERM, _terminate)
     print("virtual board %s (heap %s), flash in %s" % (args.board, vb.heap, vb.fs_dir))
     print("device: %s" % vb.device)
+    if vb.url:
+        print("socket: %s (not a pty: mpremote answers as over USB)" % vb.url)
     print("interpreter pid %d (changes at each soft reboot)" % vb.pid)
     print("e.g.    mpremote connect %s fs ls :" % vb.device)
     sys.stdout.flush()

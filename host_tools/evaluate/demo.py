@@ -19,6 +19,7 @@ Exits 1 if the board and the reference disagree anywhere.
 """
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -48,8 +49,12 @@ def run_anomaly(b, fs_put, speed, log):
     fs_put("daphnet.ter", lambda path: recording.write(path, x, 64))
     log("anomaly: replaying Daphnet (%d samples of 9 axes at 64 Hz, x%g) on the board..." % (len(x), speed))
     t = time.time()
+    # the board prints nothing while it learns normal (DAPHNET_LEARN windows replayed in real
+    # time / speed): allow that silence, and the whole replay, with room for a slow board
+    learn_s = (DAPHNET_LEARN * DAPHNET_HOP + DAPHNET_SIZE) / 64 / speed
     out = b.exec("from tinyenroll.jobs import demo as job\njob.replay_anomaly('/daphnet.ter', %r, %d, %d, %d, %d)"
-                 % (speed, DAPHNET_SIZE, DAPHNET_HOP, windows, DAPHNET_LEARN), "anomaly detection")
+                 % (speed, DAPHNET_SIZE, DAPHNET_HOP, windows, DAPHNET_LEARN), "anomaly detection",
+                 quiet=2 * learn_s + 30, total=2 * len(x) / 64 / speed + 120)
     seconds = time.time() - t
     threshold, scores, flags, us, peak = None, [], [], [], 0
     for line in out.split("\n"):
@@ -149,15 +154,18 @@ def _confusion(plt, out_dir, part, what):
     return path
 
 
-def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, parts=("motion", "anomaly")):
-    """Run the demo; returns the summary dict (also written to out_dir/summary.json)."""
-    from ..board.virtual_board import VirtualBoard
+def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, parts=("motion", "anomaly"),
+         link="pty"):
+    """Run the demo; returns the summary dict (also written to out_dir/summary.json).
+    Without port, on a virtual board reached through its pty, or with link="socket" through
+    socket:// (a serial link that is not a pty, as a USB board is to mpremote)."""
     profile = profiles.load(board)
     vb = None
     start = time.time()
     if port is None:
-        vb = VirtualBoard(board).start()
-        port = vb.device
+        from ..board.virtual_board import VirtualBoard
+        vb = VirtualBoard(board, socket=link == "socket").start()
+        port = vb.port
         log("virtual board %s (heap %s) on %s" % (board, profile["heap"], port))
     summary = {"board": board, "port": port}
     try:
@@ -246,16 +254,26 @@ def add_arguments(p):
     p.add_argument("--out", default="demo_out", help="folder for plots and summary.json")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = the recordings' real rate)")
     p.add_argument("--parts", default="motion,anomaly", help="comma-separated: motion, gestures, anomaly")
+    p.add_argument("--virtual-link", choices=("pty", "socket"), default="pty",
+                   help="without --port: reach the virtual board through its pty (default) or through "
+                   "socket:// (not a pty: mpremote's timeouts apply as on a USB board)")
 
 
 def run(args):
+    if not args.speed > 0:
+        print("demo: --speed must be positive", file=sys.stderr)
+        return 2
     try:
         parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
         unknown = set(parts) - {"motion", "gestures", "anomaly"}
         if unknown or not parts:
             print("demo: --parts takes motion, gestures, anomaly (got %s)" % args.parts)
             return 2
-        return 0 if demo(args.port, args.board, args.out, args.speed, parts=parts)["ok"] else 1
+        return 0 if demo(args.port, args.board, args.out, args.speed, parts=parts,
+                          link=args.virtual_link)["ok"] else 1
     except (BoardError, profiles.BoardError) as e:
         print("demo failed: %s" % e)
         return 1
+    except KeyboardInterrupt:
+        print("demo interrupted")
+        return 130

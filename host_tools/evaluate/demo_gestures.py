@@ -42,7 +42,10 @@ def run(b, fs_put, speed, log):
         "%d Hz x%g..." % (len(novel), SHOTS, len(queries), RATE_HZ, speed))
     answers = []
     for s, label in zip(series, labels):
-        out = b.exec("job.gesture(%d, %r)" % (len(s), label), "gesture window").strip().splitlines()[-1]
+        # the board reads the window from its sensor in real time / speed, silently
+        seconds = len(s) / RATE_HZ / speed
+        out = b.exec("job.gesture(%d, %r)" % (len(s), label), "gesture window",
+                     quiet=2 * seconds + 10, total=2 * seconds + 60).strip().splitlines()[-1]
         answers.append(json.loads(out))
     # the reference: front end, model and search in numpy
     model = modelfile.read(MODEL)

@@ -64,7 +64,9 @@ def run(b, fs_put, speed, log, model_path=None):
         "MPU-6050 driver at %d Hz..." % (SUBJECT, n_en, len(items) - n_en, imu_hz))
     answers = []
     for w, name, enroll in items:
-        out = b.exec("job.gesture(%d, %r)" % (len(w), name if enroll else None), "motion window").strip()
+        seconds = len(w) / imu_hz  # read from the sensor in real time, silently
+        out = b.exec("job.gesture(%d, %r)" % (len(w), name if enroll else None), "motion window",
+                     quiet=2 * seconds + 10, total=2 * seconds + 60).strip()
         answers.append(json.loads(out.splitlines()[-1]))
     # the reference: the same front end, model and search in numpy
     model = modelfile.read(model_path)
