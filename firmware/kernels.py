@@ -52,7 +52,11 @@ def available():
     except ImportError:
         pass
     if sys.implementation.name == "micropython":
-        names.append("viper")
+        try:  # a port without the native emitter (or an .mpy of another ABI) cannot load it
+            from . import kernels_viper  # noqa: F401
+            names.append("viper")
+        except (ImportError, SyntaxError, ValueError):
+            pass
     names.append("plain")
     return names
 
