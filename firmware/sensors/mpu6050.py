@@ -174,6 +174,10 @@ class MPU6050:
     def read_into(self, frame):
         """The next sample the chip took: ax, ay, az, gx, gy, gz (raw int16) into frame. Waits for
         it; allocates nothing."""
+        if self._avail and self._read(INT_STATUS) & INT_FIFO_OFLOW:
+            # overflowed since FIFO_COUNT was read: what is queued may be torn, start again
+            self.overruns += 1
+            self.flush()
         if not self._avail:
             self._fill()
         raw = self._raw
