@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the 32-bit MicroPython (webassembly port, npm, pinned in host_tools/board/wasm32.py) for tests/test_32bit.py
+WASM := build/wasm/.installed
 
 .PHONY: test demo bench check-wheels clean
 
@@ -12,7 +14,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+$(WASM): $(STAMP) host_tools/board/wasm32.py
+	@if command -v node >/dev/null && command -v npm >/dev/null; then \
+		$(BIN)/python -m host_tools.board.wasm32 && touch $@; \
+	else \
+		echo "note: node/npm not found: tests/test_32bit.py will be skipped (and fail under CI=1)"; \
+	fi
+
+test: $(STAMP) $(WASM)
 	$(BIN)/python -m pytest -q
 
 demo: $(STAMP)
@@ -26,4 +35,4 @@ check-wheels: $(STAMP)
 	$(BIN)/python .ci/check_wheels.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis build

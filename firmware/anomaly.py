@@ -20,7 +20,7 @@ The rule (host_tools/oracle/anomaly_ref.py is an independent numpy copy, the tes
              evaluation recordings it ranks anomalies better than k=1 (one noisy neighbour)
              and than the k-th distance alone (see host_tools/evaluate/anomaly_eval.py).
   threshold  leave-one-out scores of the stored rows, sorted; the one at index
-             (n-1)*qnum//qden times mnum//mden (at least 1). Why: it needs no hand-set constant,
+             (n-1)*qnum//qden times mnum//mden (at least 1, at most BIG = 2**30-1). Why: it needs no hand-set constant,
              and with the default (max, x1) no learning window would have been flagged.
   flag       score > threshold.
   drift      optional (adapt_every > 0): a window with 2 * score <= threshold is a candidate;
@@ -53,6 +53,7 @@ TARGET = 24
 MIN_SHIFT = -7
 MAX_SHIFT = 30
 RAW_LIMIT = 1 << 29
+BIG = 0x3FFFFFFF    # above any distance (< 2**24); the largest small int on a board (0x7FFFFFFF was a big int)
 
 TAG = b"ANOM"
 MAGIC = b"TEAD"
@@ -293,7 +294,8 @@ class Detector:
         qn, qd = self.quantile
         mn, md = self.margin
         t = loo[((n - 1) * qn) // qd] * mn // md
-        return t if t > 0 else 1
+        # above BIG no score (< 2**28) can reach it: clamped so that it stays an int32 on save
+        return BIG if t > BIG else t if t > 0 else 1
 
     # ------------------------------------------------------------ scoring
 

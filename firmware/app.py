@@ -75,6 +75,8 @@ def _setup():
 def _window():
     """Read one window from the sensor into _raw and turn it into the model's input _x."""
     from . import frontend
+    if hasattr(sensor, "flush"):
+        sensor.flush()  # the chip's FIFO holds samples from before the call: start from now
     sensor.read_window(_raw, _n)
     m = cfg.get("model", {})
     frontend.prepare(_raw, _n, sensor.channels, model.in_dim // sensor.channels, _x, m.get("groups", 1))

@@ -31,6 +31,8 @@ def prepare(x, n, channels, length, out, groups=1):
     if groups < 1 or channels % groups:
         raise ValueError("%d channels cannot be cut into %d equal groups" % (channels, groups))
     per = channels // groups
+    if length * per >= 8192:
+        raise ValueError("%d points x %d channels per group: the integer maths needs fewer than 8192" % (length, per))
     for g in range(groups):
         _normalise(x, n, channels, g * per, (g + 1) * per, length, out)
     return out
@@ -47,12 +49,24 @@ def _normalise(x, n, channels, c0, c1, length, out):
         for i in range(length):
             s1 += _point(x, channels, c, i, span, den)
     m = s1 // total
-    s2 = 0
+    # s2 // total, with s2 the sum of d*d, in small ints: d*d reaches 2**32 at full int16 range,
+    # a heap-allocated big int on a board (31-bit small ints). |d| < 2**16 is split as
+    # a*2**15 + b; hi counts units of 2**15 (< total * 2**17 < 2**30), lo < 2**15. The quotient
+    # itself is below 2**30: it is at most the variance of int16 values plus 1.
+    hi = 0
+    lo = 0
     for c in range(c0, c1):
         for i in range(length):
             d = _point(x, channels, c, i, span, den) - m
-            s2 += d * d
-    s = isqrt(s2 // total)
+            if d < 0:
+                d = -d
+            a = d >> 15
+            b = d & 0x7FFF
+            lo += b * b
+            hi += ((a * a) << 15) + 2 * a * b + (lo >> 15)
+            lo &= 0x7FFF
+    q = hi // total
+    s = isqrt((q << 15) + (((hi - q * total) << 15) + lo) // total)
     if s < 1:
         s = 1
     k = c0 * length
@@ -68,7 +82,9 @@ def _normalise(x, n, channels, c0, c1, length, out):
 
 
 def _point(x, channels, c, i, span, den):
-    j, f = divmod(i * span, den)
+    t = i * span
+    j = t // den   # not divmod: its tuple would be allocated for every point
+    f = t - j * den
     a = x[j * channels + c]
     if f == 0:
         return a

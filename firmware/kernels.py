@@ -86,7 +86,11 @@ def available():
     except ImportError:
         pass
     if sys.implementation.name == "micropython":
-        have.append("viper")
+        try:  # a port without the native emitter (or an .mpy of another ABI) cannot load it
+            from . import kernels_viper  # noqa: F401
+            have.append("viper")
+        except (ImportError, SyntaxError, ValueError):
+            pass
     have.append("plain")
     return have
 

@@ -29,3 +29,70 @@ def test_mip_install_on_the_virtual_board(tmp_path):
                               "import tinyenroll; from tinyenroll import learner; print(tinyenroll.__version__)"],
                              capture_output=True, text=True, timeout=60)
         assert got.stdout.strip() == json.load(open(PKG))["version"], got.stderr
+
+
+HEAP_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "heap_routes.py")
+WIIMOTE = os.path.join(mpy.REPO, "host_tools", "models", "wiimote.tem")
+
+
+def _install_and_measure(vb, pkg):
+    mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
+    out = subprocess.run([mpremote, "connect", vb.device, "mip", "install", "--target", "/lib", pkg],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = subprocess.run([mpremote, "connect", vb.device, "cp", WIIMOTE, ":/model.tem"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    out = subprocess.run([mpremote, "connect", vb.device, "run", HEAP_SCRIPT], capture_output=True, text=True,
+                         timeout=600)
+    lines = [line for line in out.stdout.splitlines() if line.startswith(("HEAP", "MODULES"))]
+    assert lines, out.stdout + out.stderr
+    return lines
+
+
+def test_mip_install_of_mpy_and_the_heap_each_route_holds(tmp_path):
+    """The .mpy route (python -m host_tools.board.flash --mpy DIR; mpremote mip install
+    DIR/package.json) on the virtual board at 96K, with the heap README states; the .py route
+    (firmware/package.json) cannot even import learner + model there; the frozen route is
+    estimated as the .mpy figure minus the bytecode of the modules loaded."""
+    pkg = flash.write_mip_mpy(str(tmp_path / "mip"), "virtual")
+    assert all(src.endswith(".mpy") and dest == src for dest, src in pkg["urls"])
+    assert pkg["version"] == json.load(open(PKG))["version"]
+    with VirtualBoard("virtual", str(tmp_path / "flash_mpy")) as vb:
+        heap, modules = _install_and_measure(vb, str(tmp_path / "mip" / "package.json"))
+    fields = dict(f.split("=") for f in heap.split()[1:])
+    imp, total = int(fields["import"]), int(fields["total"])
+    code = sum(os.path.getsize(os.path.join(tmp_path, "mip", *m.split(".")) + ".mpy")
+               if m != "tinyenroll" else os.path.getsize(tmp_path / "mip" / "tinyenroll" / "__init__.mpy")
+               for m in modules.split()[1:])
+    print(".mpy route at 96K: import %d B, + model + 200 examples %d B; bytecode loaded %d B -> frozen estimate "
+          "%d B" % (imp, total, code, total - code))
+    assert imp < 45000 and total < 60000, heap           # README: ~38 KB and ~52 KB
+    with VirtualBoard("virtual", str(tmp_path / "flash_py")) as vb:
+        heap_py = _install_and_measure(vb, PKG)[0]
+    assert "MemoryError" in heap_py, heap_py              # README: .py does not fit 96K
+
+
+def test_freeze_manifest_stages_the_package_as_tinyenroll(tmp_path):
+    """firmware/manifest.py, run as MicroPython's manifestfile runs it (exec in its own folder
+    with package()/metadata() provided), freezes every firmware file as tinyenroll/... and
+    nothing else; the staged files compile with mpy-cross (what the freeze step does)."""
+    calls = []
+    here = os.getcwd()
+    src = open(os.path.join(mpy.FIRMWARE, "manifest.py")).read()
+    try:
+        os.chdir(mpy.FIRMWARE)
+        exec(src, {"package": lambda *a, **k: calls.append(("package", a, k)),
+                   "metadata": lambda **k: calls.append(("metadata", (), k))})
+    finally:
+        os.chdir(here)
+    meta = [c for c in calls if c[0] == "metadata"]
+    pkgs = [c for c in calls if c[0] == "package"]
+    assert meta[0][2]["version"] == json.load(open(PKG))["version"]
+    assert len(pkgs) == 1 and pkgs[0][1] == ("tinyenroll",)
+    stage = pkgs[0][2]["base_path"]
+    staged = sorted(os.path.relpath(os.path.join(r, n), os.path.join(stage, "tinyenroll")).replace(os.sep, "/")
+                    for r, _, names in os.walk(os.path.join(stage, "tinyenroll")) for n in names)
+    assert staged == flash.firmware_sources()
+    assert "manifest.py" not in staged
+    mpy.compile_firmware(str(tmp_path / "frozen"), "xtensawin", os.path.join(stage, "tinyenroll"))

@@ -5,7 +5,7 @@ import time
 
 def fit(model_path, backend, store_prefix):
     """The demo pipeline all at once (model, 200 enrolled examples, an anomaly detector over
-    the model's embeddings with a normal set of 128). Prints the heap it holds, the heap one
+    the model's embeddings with a normal set of 64, as README shows). Prints the heap it holds, the heap one
     classify + score step allocates, and the heap left free."""
     gc.collect()
     base = gc.mem_alloc()
@@ -13,8 +13,9 @@ def fit(model_path, backend, store_prefix):
     kernels.select(backend)
     # big buffers first, as a board application should: later small allocations cannot fragment them
     m = model.load(model_path)
-    L = learner.Learner(m, store_prefix, capacity=200)
-    d = anomaly.Detector(m.out_dim, capacity=128, k=2)
+    # the learner and detector README shows (tests/test_readme.py checks they are the same)
+    L = learner.Learner(m, store_prefix, k=3, capacity=200)
+    d = anomaly.Detector(m.out_dim, capacity=64, k=2, guard=L)
     gc.collect()
     for i in range(200):
         e = bytes([((i * 37 + j * 11) % 200 + i % 10 * 5) & 0xFF for j in range(m.out_dim)])

@@ -2,39 +2,57 @@
 
     s.rate_hz, s.channels          # samples per second, values per sample
     s.read_into(frame)             # one sample: `channels` int16 into array('h') frame
-    s.read_window(buf, n)          # n samples, channel-interleaved, into array('h') buf,
-                                   # paced at rate_hz; returns buf
+    s.read_window(buf, n)          # n samples, channel-interleaved, into array('h') buf; returns buf
+    s.flush()                      # (optional) drop samples queued before now
 
-mpu6050.MPU6050 reads an I2C IMU; replay.Replay plays a recording (the virtual board's sensor).
+mpu6050.MPU6050 reads an I2C IMU, paced by the chip's own sample clock (its FIFO);
+replay.Replay plays a recording, paced by the MCU clock (pace_window).
 """
-import time
+try:
+    from time import ticks_us, ticks_add, ticks_diff, sleep_us, sleep_ms
+except ImportError:  # CPython simulation
+    import time as _time
+
+    def ticks_us():
+        return int(_time.monotonic() * 1000000)
+
+    def ticks_add(a, b):
+        return a + b
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def sleep_us(us):
+        _time.sleep(us / 1e6)
+
+    def sleep_ms(ms):
+        _time.sleep(ms / 1e3)
 
 
 def pace_window(sensor, buf, n):
-    """Fill buf with n samples from sensor.read_into, one every 1/rate_hz seconds."""
+    """Fill buf with n samples from sensor.read_into. A sensor with `paced_by_chip` set waits for
+    its own sample clock in read_into; any other gets one sample every 1/rate_hz seconds of the
+    MCU clock."""
     c = sensor.channels
     frame = sensor._frame
-    period_us = 1000000 // sensor.rate_hz
-    ticks_us = getattr(time, "ticks_us", None)
-    if ticks_us is None:  # CPython simulation
-        start = time.monotonic()
+    if getattr(sensor, "paced_by_chip", False):
+        k = 0
         for i in range(n):
-            due = start + i * period_us / 1e6
-            while time.monotonic() < due:
-                pass
             sensor.read_into(frame)
             for j in range(c):
-                buf[i * c + j] = frame[j]
+                buf[k] = frame[j]
+                k += 1
         return buf
+    period_us = 1000000 // sensor.rate_hz
     t = ticks_us()
     for i in range(n):
         sensor.read_into(frame)
         for j in range(c):
             buf[i * c + j] = frame[j]
-        t = time.ticks_add(t, period_us)
-        wait = time.ticks_diff(t, ticks_us())
+        t = ticks_add(t, period_us)
+        wait = ticks_diff(t, ticks_us())
         if wait > 0:
-            time.sleep_us(wait)
+            sleep_us(wait)
     return buf
 
 

@@ -246,7 +246,7 @@ def firmware_sources():
     files = []
     for root, _, names in os.walk(mpy.FIRMWARE):
         for n in names:
-            if n.endswith(".py"):
+            if n.endswith(".py") and not (root == mpy.FIRMWARE and n == "manifest.py"):  # the freeze manifest
                 files.append(os.path.relpath(os.path.join(root, n), mpy.FIRMWARE).replace(os.sep, "/"))
     return sorted(files)
 
@@ -262,5 +262,33 @@ def write_package_json():
     return pkg
 
 
+def write_mip_mpy(out_dir, board="virtual"):
+    """A folder for `mpremote mip install`: the firmware cross-compiled to .mpy for the board's
+    arch under out_dir/tinyenroll/ and out_dir/package.json listing them (mip copies .mpy files
+    as they are). Install with: mpremote mip install --target /lib OUT_DIR/package.json.
+    Returns the package dict."""
+    profile = profiles.load(board)
+    files = package_files(profile, os.path.join(out_dir, "tinyenroll"))
+    init = open(os.path.join(mpy.FIRMWARE, "__init__.py")).read()
+    version = init.split('__version__ = "')[1].split('"')[0]
+    urls = [["tinyenroll" + rel, "tinyenroll" + rel] for rel in sorted(files)]
+    pkg = {"urls": urls, "version": version, "deps": [], "mpy_arch": profile["mpy_arch"]}
+    with open(os.path.join(out_dir, "package.json"), "w") as f:
+        f.write(json.dumps(pkg, indent=2) + "\n")
+    return pkg
+
+
 if __name__ == "__main__":
-    write_package_json()
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m host_tools.board.flash",
+                                 description="regenerate firmware/package.json (.py sources), or with --mpy DIR "
+                                             "write a .mpy package for `mpremote mip install DIR/package.json`")
+    ap.add_argument("--mpy", metavar="DIR", help="write DIR/package.json + DIR/tinyenroll/*.mpy")
+    ap.add_argument("--board", default="virtual", help="profile whose mpy_arch to compile for: " + ", ".join(profiles.names()))
+    a = ap.parse_args()
+    if a.mpy:
+        p = write_mip_mpy(a.mpy, a.board)
+        print("wrote %s/package.json: %d .mpy files for %s (install: mpremote mip install --target /lib %s/package.json)"
+              % (a.mpy, len(p["urls"]), p["mpy_arch"], a.mpy))
+    else:
+        write_package_json()

@@ -49,7 +49,7 @@ def compile_firmware(dest, arch=None, source=FIRMWARE):
         os.makedirs(out_dir, exist_ok=True)
         for name in sorted(names):
             src = os.path.join(root, name)
-            if name.endswith(".py"):
+            if name.endswith(".py") and not (rel == "." and name == "manifest.py"):  # the freeze manifest
                 # -s: the name tracebacks show, so the .mpy does not depend on where sources lie
                 shown = "tinyenroll/" + os.path.normpath(os.path.join(rel, name)).replace(os.sep, "/")
                 argv = [cross, "-s", shown, "-o", os.path.join(out_dir, name[:-3] + ".mpy")]

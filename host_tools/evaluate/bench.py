@@ -219,8 +219,9 @@ def cost_model(layers_by_model):
 
 
 # The demo pipeline at a plain ESP32's heap, all at once: model, 200 enrolled examples and an
-# anomaly detector over the model's embeddings (normal set of 128). (The demo's raw-feature
-# detector keeps an int32 reservoir while learning; the demo runs it after a soft reset.)
+# anomaly detector over the model's embeddings (normal set of 64): the learner and detector
+# README's 96 KB blocks show (tests/test_readme.py). (The demo's raw-feature detector keeps an
+# int32 reservoir while learning; the demo runs it after a soft reset.)
 FIT = "import sys\nfrom tinyenroll.jobs import bench\nbench.fit(sys.argv[1], sys.argv[2], sys.argv[3])\n"
 
 
@@ -434,7 +435,7 @@ def table(results):
     for b, v in results.get("fit_96k", {}).items():
         if v["fits"]:
             out.append("demo pipeline at -X heapsize=96K (%s): fits; model + learner with 200 examples + anomaly "
-                       "detector (128 normal embeddings) hold %d bytes (code included), one classify+score "
+                       "detector (64 normal embeddings, as README shows) hold %d bytes (code included), one classify+score "
                        "allocates %d more, %d free; smallest heap it runs in: %dK"
                        % (b, v["held"], v["classify_and_score_peak"], v["free"], v["min_heap_kb"]))
         else:

@@ -13,7 +13,7 @@ The rule it implements, all in integers:
              q = clamp((x - c) >> e, -127, 127) for e >= 0, clamp((x - c) << -e, ...) for e < 0.
   score      sum of the squared Euclidean distances of the int8 query to its k nearest rows.
   threshold  leave-one-out scores of the n stored rows (needs n > k), sorted;
-             t = loo[((n-1) * qnum) // qden] * mnum // mden, at least 1.
+             t = loo[((n-1) * qnum) // qden] * mnum // mden, at least 1, at most BIG = 2**30 - 1.
   flag       score > threshold.
   drift      (optional, adapt_every > 0) a scored window with score * 2 <= threshold is a
              drift candidate; every adapt_every-th candidate replaces its k-th nearest stored
@@ -27,6 +27,7 @@ PRNG_A = 40003
 TARGET = 24
 MIN_SHIFT = -7
 MAX_SHIFT = 30
+BIG = (1 << 30) - 1   # the largest threshold (a small int on a board)
 
 
 def prng_next(x):
@@ -86,6 +87,7 @@ def loo_threshold(rows, k, qnum, qden, mnum, mden):
     d[np.arange(n), np.arange(n)] = np.iinfo(np.int64).max
     loo = np.sort(np.sort(d, axis=1)[:, :k].sum(axis=1))
     t = int(loo[((n - 1) * qnum) // qden]) * mnum // mden
+    t = min(t, BIG)  # scores stay below 2**28: a larger threshold flags the same, and is saved as int32
     return max(t, 1)
 
 

@@ -19,6 +19,8 @@ import zlib
 
 import numpy as np
 
+from . import bounds32
+
 MAGIC = b"TNYE"
 VERSION = 1
 VERSION_CONV = 2
@@ -159,6 +161,10 @@ def to_bytes(model):
             out += np.asarray(layer["shift"], dtype="u1").tobytes()
             out += struct.pack("<f", float(layer.get("out_scale", 1.0)))
         width = n_out
+    try:  # every intermediate inside a board's 32-bit word / 31-bit small int (host_tools/oracle/bounds32)
+        bounds32.check_model(model)
+    except bounds32.Bound32Error as e:
+        raise ExportError("32-bit bound: %s" % e)
     out += struct.pack("<I", zlib.crc32(out) & 0xFFFFFFFF)
     return bytes(out)
 
