@@ -132,6 +132,10 @@ def from_profile(path=PROFILE, pending=False):
                 choice = json.load(f).get("backends")
         except Exception:
             choice = None
+        # the parsed profile is garbage now: collect it before backend code is loaded, or that
+        # code lands between its pieces and leaves a small heap in holes
+        import gc
+        gc.collect()
     have = available()
     for step in STEPS:
         if pending and step in names:
