@@ -97,6 +97,12 @@ def test_worst_cases_stay_in_bounds_and_match():
     # a full-scale 3 kHz tone lands near the top of int8, unclipped
     tone = ref.logmel(np.round(32767 * np.sin(2 * np.pi * 3000 * np.arange(4096) / 16000)).astype(int))
     assert 100 <= tone.max() < 127
+    # the offset moves the int8 window along the level scale, the same on both sides
+    x = worst_cases()[9]
+    fe = logmel.LogMel(offset=-30)
+    got = [fe.step(array.array("h", x[h * 256:(h + 1) * 256].tolist())) for h in range(16)]
+    got = np.array([np.frombuffer(bytes(o), np.int8) for o in got if o is not None])
+    assert np.array_equal(got, ref.logmel(x, offset=-30))
 
 
 def test_frame_schedule_and_errors():

@@ -3,6 +3,9 @@
     fe = LogMel()                    # 512-sample frames (32 ms at 16 kHz), hop 256 (16 ms), 40 mels
     frame = fe.step(hop_samples)     # array('h') of fe.hop samples -> bytearray(40) of int8, or
                                      # None until the first 512 samples have arrived
+    LogMel(offset=-81)               # where int8 sits on the level scale (1 unit = 1/8 octave of
+                                     # power = 0.38 dB): the default puts full-scale sines at
+                                     # 90 (1 kHz) .. 127 (7 kHz); speech at -28 dBFS peaks near -16
 
 It never holds more than one frame of audio (a 512-sample ring, 1 KB) plus fixed work buffers
 (about 5 KB in all, allocated once). Hop 256 (50 % overlap): a periodic Hann window at 50 %
@@ -136,7 +139,8 @@ def backends():
 
 
 class LogMel:
-    def __init__(self, n_fft=tables.N_FFT, hop=tables.HOP, n_mels=tables.N_MELS, mel=None, backend=None):
+    def __init__(self, n_fft=tables.N_FFT, hop=tables.HOP, n_mels=tables.N_MELS, mel=None, backend=None,
+                 offset=tables.OFFSET):
         if n_fft < 4 or n_fft > 512 or n_fft & (n_fft - 1):
             raise ValueError("n_fft must be a power of 2 from 4 to 512, got %d" % n_fft)
         if hop < 1 or n_fft % hop:
@@ -152,6 +156,7 @@ class LogMel:
             if mel[2 * k] != NONE and mel[2 * k] > n_mels:
                 raise ValueError("mel table names band segment %d, n_mels is %d" % (mel[2 * k], n_mels))
         self.n_fft, self.hop, self.n_mels, self.nbins = n_fft, hop, n_mels, nbins
+        self.offset = offset  # where int8 sits on the level scale: 1 unit = 1/8 octave of power
         self.mel = mel
         if backend is None:
             backend = backends()[0]
@@ -220,5 +225,5 @@ class LogMel:
         self.shift = s
         impl._fft(self.re, self.im, self.twc, self.tws, n)
         impl._power_mel(self.re, self.im, self.mel, self.e, self.nbins, self.n_mels)
-        impl._log(self.e, self.out, self.n_mels, s, self.log2tab, tables.OFFSET)
+        impl._log(self.e, self.out, self.n_mels, s, self.log2tab, self.offset)
         return self.out

@@ -153,7 +153,7 @@ def n_frames(n_samples, n_fft=N_FFT, hop=HOP):
     return max(0, hops - n_fft // hop + 1)
 
 
-def logmel(x, n_fft=N_FFT, hop=HOP, table=None, n_mels=N_MELS, check=True, details=False):
+def logmel(x, n_fft=N_FFT, hop=HOP, table=None, n_mels=N_MELS, check=True, details=False, offset=OFFSET):
     """int8 log-mel frames (F, n_mels) of an int16 stream x, as the board computes them."""
     x = np.asarray(x, np.int64).ravel()
     assert n_fft % hop == 0 and 4 <= n_fft <= MAX_N and n_fft & (n_fft - 1) == 0
@@ -205,7 +205,7 @@ def logmel(x, n_fft=N_FFT, hop=HOP, table=None, n_mels=N_MELS, check=True, detai
     P = p2 >> 6
     E = P @ band_weights(table, n_mels).T
     L = int_log(E)
-    out = np.where(E > 0, L - 16 * s[:, None] + OFFSET, -128)
+    out = np.where(E > 0, L - 16 * s[:, None] + offset, -128)
     out = np.clip(out, -128, 127).astype(np.int8)
     if check:
         _check("pre-emphasis", y, 32257)
