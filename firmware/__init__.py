@@ -19,6 +19,7 @@ Modules, each with one job (imports point down this list's layers: ints <- kerne
   app            the maker's REPL: enroll, classify, live, learn_normal, watch, undo, help
   standalone     run on boot (/main.py): live classification or anomaly watch, button, LED
   sensors/       the sensor interface: MPU-6050 over I2C (or a simulated chip), replay of a recording
+  audio/         I2S microphone, WAV replay, the streaming integer log-mel front end
   jobs/          the board's half of the host tools' commands (validate, demo, bench, anomaly-eval)
 """
 __version__ = "0.1.0"
