@@ -25,6 +25,7 @@ COMMANDS = {
     "virtual-board": "host_tools.board.virtual_board",
     "flash": "host_tools.board.flash",
     "stream": "host_tools.board.stream",
+    "record": "host_tools.board.record",
     "validate": "host_tools.evaluate.validate",
     "demo": "host_tools.evaluate.demo",
     "bench": "host_tools.evaluate.bench",
