@@ -60,8 +60,9 @@ EPILOGS = {
     "flash": "needs: a board running MicroPython on --port, its profile name (boards/).\n"
              "examples:\n  tinyenroll flash --port /dev/ttyACM0 --board esp32\n"
              "  tinyenroll flash --port auto --board rp2040_pico --model my.tem",
-    "validate": "needs: a flashed board, the model it runs, an .npz of int8 'windows'.\n"
-                "example:\n  tinyenroll validate --port /dev/ttyACM0 --model my.tem --data check.npz",
+    "validate": "needs: a flashed board, the model it runs, a recording folder or an .npz of int8 'windows'.\n"
+                "examples:\n  tinyenroll validate --port /dev/ttyACM0 --model my.tem --data myrec\n"
+                "  tinyenroll validate --port /dev/ttyACM0 --model my.tem --data check.npz",
     "demo": "needs: the board-sim extra (or --port with a real board).\n"
             "examples:\n  tinyenroll demo\n  tinyenroll demo --port /dev/ttyACM0 --board rp2040_pico",
     "bench": "needs: the board-sim extra.\nexamples:\n  tinyenroll bench --quick\n  tinyenroll bench --out bench/results.json",

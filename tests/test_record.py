@@ -1,5 +1,5 @@
 """The maker's own data: `record` takes labelled windows through the board's app into a
-recording folder (host_tools/data/recording.py), `stream` writes the same folder; and the
+recording folder (host_tools/data/recording.py), `stream` writes the same folder and `validate` reads it; and the
 .ter sidecar carries channel names and units without changing what the board reads."""
 import json
 
@@ -34,6 +34,12 @@ def test_record_appends_labelled_windows_and_stream_writes_the_same_format(board
     # the replayed recording's first windows are two tilts: slow rise on ax
     assert rec["windows"][0, -1, 0] > rec["windows"][0, 0, 0] + 4000
     assert not [n for n in __import__("os").listdir(out) if n.endswith(".tmp")]
+
+    # validate reads the same folder: front end with the model's settings, first take of each
+    # class enrolled, the board's numbers against the reference
+    from host_tools.evaluate import validate
+    res = validate.validate(board.device, str(tmp_path / "m.tem"), out, log=lambda *a: None)
+    assert res["ok"] and res["windows"] == 4 and res["decisions"] == 2, res
 
     s_out = str(tmp_path / "streamed")
     rep = stream.stream(board.device, s_out, 3, 20, timeout=10, progress=False)
