@@ -3,14 +3,18 @@
 Every --port takes a serial port as the OS names it (COM5, /dev/cu.usbmodem1101, /dev/ttyACM0),
 a pty path, socket://host:port, or `auto` (the one MicroPython board connected).
 
-exit status: 0 done; 1 a check failed or the board did; 2 bad arguments; 3 --port auto found no
+exit status: 0 done; 1 a check failed or the board did; 2 bad arguments (also a missing or
+unreadable input file, data in a wrong format); 3 --port auto found no
 MicroPython board, or several; 4 needs a part this install lacks (the MicroPython interpreter of
 the board-sim extra, or a pty for the virtual board); 130 interrupted (Ctrl-C).
 TINYENROLL_TIMEOUT (seconds, default 10): how long a board has to answer when connecting.
+Errors are one line on stderr; TINYENROLL_DEBUG=1 shows the Python traceback instead.
+`tinyenroll COMMAND --help` says what a command needs, with examples.
 """
 import argparse
 import importlib
 import importlib.util
+import os
 import platform
 import sys
 
@@ -25,12 +29,55 @@ COMMANDS = {
     "virtual-board": "host_tools.board.virtual_board",
     "flash": "host_tools.board.flash",
     "stream": "host_tools.board.stream",
+    "record": "host_tools.board.record",
     "validate": "host_tools.evaluate.validate",
     "demo": "host_tools.evaluate.demo",
     "bench": "host_tools.evaluate.bench",
     "anomaly-eval": "host_tools.evaluate.anomaly_eval",
     "selflabel-eval": "host_tools.evaluate.selflabel_eval",
 }
+
+# one line each for `tinyenroll --help` (the modules are imported only when their command runs)
+SUMMARY = {
+    "ports": "list serial ports and say which answer as MicroPython boards",
+    "train": "train an embedding model on labelled windows (your recordings, CSV, .ts, a dataset)",
+    "fewshot": "few-shot accuracy of on-device enrollment (shipped datasets, or --data yours)",
+    "virtual-board": "run the MicroPython unix port behind a pty, to use like a board",
+    "flash": "install the firmware package, the board profile and a model on a board",
+    "stream": "record sensor windows streamed by a board into a recording folder",
+    "record": "record labelled windows (--label wave --count 5) through the board's app",
+    "validate": "check a board's embeddings and decisions against the host reference",
+    "demo": "the whole job on the virtual board (or --port): flash, enroll, classify, anomaly",
+    "bench": "time the kernels per backend under the real MicroPython interpreter",
+    "anomaly-eval": "evaluate the anomaly detector (shipped recordings, or --data yours)",
+    "selflabel-eval": "evaluate self-labelling (auto-enrollment) on streams of a dataset",
+}
+
+EPILOGS = {
+    "ports": "needs: nothing.\nexamples:\n  tinyenroll ports\n  tinyenroll ports --no-probe --json",
+    "virtual-board": "needs: the board-sim extra (the MicroPython unix interpreter) and a pty (Linux, macOS).\n"
+                     "examples:\n  tinyenroll virtual-board\n  tinyenroll virtual-board --socket --fs myflash",
+    "flash": "needs: a board running MicroPython on --port, its profile name (boards/).\n"
+             "examples:\n  tinyenroll flash --port /dev/ttyACM0 --board esp32\n"
+             "  tinyenroll flash --port auto --board rp2040_pico --model my.tem",
+    "validate": "needs: a flashed board, the model it runs, a recording folder or an .npz of int8 'windows'.\n"
+                "examples:\n  tinyenroll validate --port /dev/ttyACM0 --model my.tem --data myrec\n"
+                "  tinyenroll validate --port /dev/ttyACM0 --model my.tem --data check.npz",
+    "demo": "needs: the board-sim extra (or --port with a real board).\n"
+            "examples:\n  tinyenroll demo\n  tinyenroll demo --port /dev/ttyACM0 --board rp2040_pico",
+    "bench": "needs: the board-sim extra.\nexamples:\n  tinyenroll bench --quick\n  tinyenroll bench --out bench/results.json",
+    "selflabel-eval": "needs: nothing (the dataset is read from the cached aeon wheel).\n"
+                      "example:\n  tinyenroll selflabel-eval --streams 5 --runs 5",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage block) and exits 2."""
+
+    def error(self, message):
+        _err("%s: %s (see %s --help)" % (self.prog, message, self.prog))
+        sys.exit(2)
+
 
 # The MicroPython unix interpreter (extra board-sim) has wheels for these (sys.platform, machine)
 # only; pyproject's marker says the same (tests/test_host_platforms.py checks they agree).
@@ -112,16 +159,16 @@ def _err(line):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="tinyenroll", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="tinyenroll", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     wanted = argv[0] if argv and argv[0] in COMMANDS else None
     if wanted == "virtual-board" and not have_pty():  # its module imports pty: say so before loading it
         _err(missing_part(wanted, None))
         return EXIT_MISSING
     for name in COMMANDS:
         mod = _load(name) if name == wanted else None
-        p = sub.add_parser(name, help=(mod.__doc__ or "").strip().splitlines()[0] if mod and mod.__doc__ else None)
+        p = sub.add_parser(name, help=SUMMARY.get(name), description=SUMMARY.get(name),
+                           epilog=EPILOGS.get(name), formatter_class=argparse.RawDescriptionHelpFormatter)
         if mod is not None:
             mod.add_arguments(p)
     args = parser.parse_args(argv)
@@ -144,6 +191,13 @@ def main(argv=None):
     except KeyboardInterrupt:
         _err("tinyenroll %s: interrupted" % args.command)
         return 130
+    except (OSError, ValueError) as e:
+        # a missing or unreadable file, data in a wrong format: what the user gave, in one line
+        if os.environ.get("TINYENROLL_DEBUG"):
+            raise
+        where = " %s" % e.filename if isinstance(e, OSError) and e.filename and str(e.filename) not in str(e) else ""
+        _err("tinyenroll %s: %s%s" % (args.command, (str(e) or type(e).__name__).splitlines()[0], where))
+        return 2
 
 
 if __name__ == "__main__":

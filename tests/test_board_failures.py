@@ -73,6 +73,7 @@ def test_every_board_command_refuses_a_port_that_is_not_a_board(fake, tmp_path):
     data = validate_data(str(tmp_path / "d.npz"), modelfile.read(MODEL)["in_dim"])
     commands = [("flash", "--port", dev, "--board", "virtual"),
                 ("stream", "--port", dev, "--out", str(out), "--count", "3"),
+                ("record", "--port", dev, "--out", str(out), "--label", "wave", "--count", "2"),
                 ("validate", "--port", dev, "--model", MODEL, "--data", data),
                 ("demo", "--port", dev, "--out", str(tmp_path / "demo"))]
     for argv in commands:

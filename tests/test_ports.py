@@ -170,6 +170,7 @@ def test_auto_refuses_to_choose_between_several_boards(fakes, monkeypatch, capsy
 PORT_COMMANDS = {
     "flash": ["--board", "virtual"],
     "stream": ["--out", "rec"],
+    "record": ["--label", "wave"],
     "validate": ["--model", "m.tem", "--data", "d.npz"],
     "demo": [],
 }

@@ -233,6 +233,15 @@ def add_arguments(p):
 
 
 def run(args):
+    """Exit status: 0 flashed; 1 the board failed or refused; 2 bad arguments (an unknown
+    --board, a --model that does not exist), reported before anything is sent."""
+    import sys
+    if args.board not in profiles.names():
+        print("flash: unknown board %r (have: %s)" % (args.board, ", ".join(profiles.names())), file=sys.stderr)
+        return 2
+    if args.model and not os.path.isfile(args.model):
+        print("flash: model file %s does not exist" % args.model, file=sys.stderr)
+        return 2
     try:
         flash(args.port, args.board, args.model)
     except (BoardError, profiles.BoardError) as e:

@@ -10,12 +10,15 @@ Nothing is accepted silently: the report lists every problem by sequence number.
 
 Written to --out when at least one window arrived (each file written to a temporary name and
 renamed in, also when the stream breaks or is interrupted with Ctrl-C: what arrived is kept; a
-run that received nothing - a bad port, a missing sensor - leaves the folder as it was):
+run that received nothing - a bad port, a missing sensor - leaves the folder as it was). The
+folder is a recording (host_tools/data/recording.py), as `tinyenroll record` writes, plus:
   windows.npy   int16 (n, samples, channels): the accepted windows, in sequence order
+  recording.json  rate, channel names, units, labels (null: streamed windows are unlabelled)
   seq.npy       int64 (n,): their sequence numbers
   report.json   counts (received, dropped, duplicated, corrupted), the missing sequence
                 numbers and whether the END frame arrived
 """
+import io
 import json
 import os
 import re
@@ -29,6 +32,7 @@ from tqdm import tqdm
 
 from .board_io import Board, BoardError
 from .ports import PORT_HELP
+from ..data import recording
 
 SYNC = b"\xa5\x5a"
 WINDOW, END = 1, 2
@@ -125,28 +129,27 @@ class FrameReader:
                 and self.corrupted == 0 and not self.duplicated}
 
 
-def save(reader, out_dir):
-    """Write windows.npy, seq.npy and report.json into out_dir: each to a temporary name first,
-    then renamed over the old file. A run that received no window writes nothing, so a failed
-    run (bad port, no sensor) never replaces an earlier recording."""
+def save(reader, out_dir, rate_hz=None, channels=None, units=None):
+    """Write the recording folder (windows.npy, recording.json: host_tools/data/recording.py)
+    plus seq.npy and report.json into out_dir: each to a temporary name first, then renamed over
+    the old file. A run that received no window writes nothing, so a failed run (bad port, no
+    sensor) never replaces an earlier recording."""
     report = reader.report()
     if not reader.windows:
         report["written"] = False
         return report
-    os.makedirs(out_dir, exist_ok=True)
     windows = np.stack([w for _, w in reader.windows]).astype(np.int16)
     seq = np.array([s for s, _ in reader.windows], dtype=np.int64)
     report["written"] = True
-    parts = (("windows.npy", lambda f: np.save(f, windows)),
-             ("seq.npy", lambda f: np.save(f, seq)),
-             ("report.json", lambda f: f.write(json.dumps(report, indent=1).encode())))
-    for name, write in parts:
-        with open(os.path.join(out_dir, name + ".tmp"), "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-    for name, _ in parts:
-        os.replace(os.path.join(out_dir, name + ".tmp"), os.path.join(out_dir, name))
+    names = channels or ["ch%d" % i for i in range(windows.shape[2])]
+    if len(names) != windows.shape[2]:
+        names = ["ch%d" % i for i in range(windows.shape[2])]
+    buf = io.BytesIO()
+    np.save(buf, seq)
+    recording.write_folder(out_dir, windows, [None] * len(windows), rate_hz or 0, names,
+                           units or recording.RAW_UNITS,
+                           extra=(("seq.npy", buf.getvalue()),
+                                  ("report.json", json.dumps(report, indent=1).encode())))
     return report
 
 
@@ -185,9 +188,17 @@ def stream(port, out_dir, count, samples, timeout=30.0, progress=True):
         return m.group(1).decode("utf-8", "replace").strip() if m else None
 
     error = interrupted = None
+    meta = {}
     try:
         with Board(port) as b:
             b.exec("from tinyenroll import sensors, stream\n_s = sensors.from_profile()", "opening the sensor")
+            try:
+                rate, chans, sensor = b.eval("[_s.rate_hz, _s.channels, __import__('json').load("
+                                             "open('/board.json')).get('sensor', {})]", "reading the sensor's settings")
+                meta["rate_hz"] = rate
+                meta["channels"], meta["units"] = recording.describe(sensor, chans)
+            except BoardError:
+                pass  # the board has no /board.json: channels ch0.., raw units
             err = b.follow("stream.send_windows(_s, %d, %d)" % (count, samples), consumer, "the stream",
                            quiet=timeout, ended=ended)
             if err:
@@ -199,7 +210,7 @@ def stream(port, out_dir, count, samples, timeout=30.0, progress=True):
     flush()
     reader.finish()  # a frame cut by the break is counted, not waited for
     bar.close()
-    report = save(reader, out_dir)
+    report = save(reader, out_dir, **meta)
     if error:
         report["error"] = error
     if interrupted:
@@ -207,9 +218,15 @@ def stream(port, out_dir, count, samples, timeout=30.0, progress=True):
     return report
 
 
+EPILOG = """needs: a board flashed with `tinyenroll flash` whose /board.json names its sensor.
+example:
+  tinyenroll stream --port /dev/ttyACM0 --out rec/ --count 100 --samples 64"""
+
+
 def add_arguments(p):
+    p.epilog = EPILOG
     p.add_argument("--port", required=True, help=PORT_HELP)
-    p.add_argument("--out", required=True, help="folder for windows.npy, seq.npy, report.json")
+    p.add_argument("--out", required=True, help="recording folder: windows.npy, recording.json, seq.npy, report.json")
     p.add_argument("--count", type=int, default=20, help="windows to record")
     p.add_argument("--samples", type=int, default=64, help="samples per window")
     p.add_argument("--timeout", type=float, default=30.0,

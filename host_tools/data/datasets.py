@@ -50,14 +50,60 @@ def read_ts(path):
 
 
 def read_csv(path, label="label"):
-    """One window per row: a label column and value columns (one channel)."""
+    """One window per row: a label column and value columns. Columns named CHANNEL_INDEX
+    (ax_0, ax_1, ..., ay_0, ...) with two or more channel names give a multi-channel window
+    (channels in the order they first appear, samples by index); any other names, one channel.
+    Refused with a ValueError naming the row and column: an empty, NaN or infinite cell, a
+    value that is not a number, a row with more or fewer cells than the header."""
+    import math
+    import re
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or label not in rows[0]:
-        raise ValueError("%s: needs a %r column" % (path, label))
-    cols = [c for c in rows[0] if c != label]
-    series = [np.array([[float(r[c])] for c in cols if r[c] not in ("", "NaN")]) for r in rows]
-    return series, [r[label] for r in rows]
+        rows = list(csv.reader(f))
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise ValueError("%s: empty file" % path)
+    head = [h.strip() for h in rows[0]]
+    if label not in head:
+        raise ValueError("%s: needs a %r column (header: %s)" % (path, label, ",".join(head)[:80]))
+    li = head.index(label)
+    cols = [i for i in range(len(head)) if i != li]
+    if not cols:
+        raise ValueError("%s: no value columns beside %r" % (path, label))
+    if len(rows) < 2:
+        raise ValueError("%s: a header and no windows" % path)
+    m = [re.match(r"^(.*)_(\d+)$", head[i]) for i in cols]
+    names = []
+    for x in m:
+        if x and x.group(1) not in names:
+            names.append(x.group(1))
+    if all(m) and len(names) >= 2:
+        order = {n: sorted((int(x.group(2)), i) for x, i in zip(m, cols) if x.group(1) == n) for n in names}
+        lengths = {len(v) for v in order.values()}
+        if len(lengths) != 1:
+            raise ValueError("%s: channels %s have different numbers of columns" % (path, ", ".join(names)))
+        layout = [[i for _, i in order[n]] for n in names]
+    else:
+        layout = [cols]
+    series, labels = [], []
+    for r, row in enumerate(rows[1:], 2):
+        if len(row) != len(head):
+            raise ValueError("%s row %d: %d cells, the header has %d (ragged rows)" % (path, r, len(row), len(head)))
+        vals = {}
+        for i in cols:
+            cell = row[i].strip()
+            try:
+                v = float(cell)
+            except ValueError:
+                raise ValueError("%s row %d column %s: %s" % (path, r, head[i], "empty cell" if not cell
+                                 else "%r is not a number" % cell[:20])) from None
+            if not math.isfinite(v):
+                raise ValueError("%s row %d column %s: %s" % (path, r, head[i], cell))
+            vals[i] = v
+        if not row[li].strip():
+            raise ValueError("%s row %d: empty label" % (path, r))
+        series.append(np.array([[vals[i] for i in ch] for ch in layout]).T)
+        labels.append(row[li].strip())
+    return series, labels
 
 
 def load(name, split):

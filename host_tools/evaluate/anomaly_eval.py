@@ -342,7 +342,20 @@ def reference_scores(rec, capacity, k, seed=1):
 
 # ---------------------------------------------------------------- command
 
+EPILOG = """needs: nothing for the shipped recordings; with --data, one continuous recording of
+yours: a .ter (tinyenroll's replay format, rate in its header) or a CSV with one column per channel
+and an optional 0/1 'anomaly' column (give --rate).
+examples:
+  tinyenroll anomaly-eval --recordings daphnet,ecg
+  tinyenroll anomaly-eval --data walk.ter --learn 40"""
+
+
 def add_arguments(p):
+    p.epilog = EPILOG
+    p.add_argument("--data", help="your own continuous recording (.ter or .csv) instead of --recordings "
+                   "(host_tools/evaluate/own_data.py)")
+    p.add_argument("--rate", type=int, help="with a --data CSV: samples per second")
+    p.add_argument("--learn", type=int, default=40, help="with --data: seconds of normal to learn on (default 40)")
     p.add_argument("--recordings", default="daphnet,daphnet+fog,bleeding,ecg",
                    help="comma-separated: daphnet, daphnet+fog, bleeding, ecg")
     p.add_argument("--capacity", type=int, default=128, help="normal rows kept by the detector")
@@ -362,7 +375,8 @@ def evaluate(names, capacity=128, k=2, sweep=(), backend=None, micropython=False
     if backend:
         kernels.select(backend)
     rows, sweeps, notes = [], [], {}
-    for rec in recordings(names):
+    recs = [n for n in names if isinstance(n, Recording)]  # the maker's own (own_data.anomaly_recording)
+    for rec in recs + recordings([n for n in names if not isinstance(n, Recording)]):
         notes[rec.name] = rec.note
         s, f, t, det = detector_run(rec, capacity, k)
         r = summarise(rec, "detector", s, f, t)
@@ -405,8 +419,29 @@ def table(rows):
 
 
 def run(args):
+    import sys
+
+    def refuse(msg):
+        print("anomaly-eval: %s" % msg, file=sys.stderr)
+        return 2
     names = [n for n in args.recordings.split(",") if n]
-    sweep = [int(c) for c in args.sweep.split(",") if c]
+    try:
+        sweep = [int(c) for c in args.sweep.split(",") if c]
+    except ValueError:
+        return refuse("--sweep takes comma-separated capacities, got %r" % args.sweep)
+    if args.capacity < 1 or args.k < 1 or args.adapt < 0 or any(c < 1 for c in sweep):
+        return refuse("--capacity, -k and --sweep capacities must be at least 1, --adapt at least 0")
+    bad = [n for n in names if n not in ("daphnet", "daphnet+fog", "bleeding", "ecg")]
+    if bad and not args.data:
+        return refuse("unknown recording %r (daphnet, daphnet+fog, bleeding, ecg)" % bad[0])
+    if args.data:
+        from . import own_data
+        if args.learn < 1 or (args.rate is not None and args.rate < 1):
+            return refuse("--learn and --rate must be at least 1")
+        try:
+            names = [own_data.anomaly_recording(args.data, args.rate, args.learn)]
+        except (ValueError, OSError) as e:
+            return refuse(str(e))
     out = evaluate(names, args.capacity, args.k, sweep, args.backend, args.micropython, args.adapt)
     if args.json:
         print(json.dumps(out, indent=1))

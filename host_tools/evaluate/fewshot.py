@@ -201,10 +201,21 @@ def plots(results, out_dir, seed=0):
     return written
 
 
+EPILOG = """needs: nothing for the shipped datasets; with --data, your labelled windows (a recording
+folder from `tinyenroll record`, a .csv or .ts as train reads them) and --model.
+examples:
+  tinyenroll fewshot --dataset all --episodes 200 --plots fewshot_plots
+  tinyenroll fewshot --data myrec --model my.tem --episodes 100"""
+
+
 def add_arguments(p):
+    p.epilog = EPILOG
     p.add_argument("--dataset", default="all", choices=list(datasets.NAMES) + ["all", "hapt"],
                    help="hapt: the motion model on UCI HAPT's postural transitions (motion_eval.py)")
-    p.add_argument("--model", help="with --dataset hapt: the model (default host_tools/models/motion.tem)")
+    p.add_argument("--data", help="your own labelled windows instead of --dataset: a recording folder, .csv or "
+                   ".ts (host_tools/evaluate/own_data.py)")
+    p.add_argument("--model", help="with --data: the model to evaluate (required); with --dataset hapt: the model "
+                   "(default host_tools/models/motion.tem)")
     p.add_argument("--final-test", action="store_true",
                    help="with --dataset hapt: test subjects 25-30 instead of validation (run once)")
     p.add_argument("--episodes", type=int, default=200)
@@ -214,6 +225,22 @@ def add_arguments(p):
 
 
 def run(args):
+    import sys
+    if args.episodes < 1:
+        print("fewshot: --episodes must be at least 1, got %d" % args.episodes, file=sys.stderr)
+        return 2
+    if args.data:
+        from . import own_data
+        if not args.model:
+            print("fewshot: --data needs --model (the .tem to evaluate)", file=sys.stderr)
+            return 2
+        try:
+            res = own_data.fewshot(args.data, args.model, args.episodes, args.seed)
+        except (ValueError, OSError) as e:
+            print("fewshot: %s" % e, file=sys.stderr)
+            return 2
+        print(json.dumps(res, indent=1) if args.json else own_data.fewshot_table(res))
+        return 0
     if args.dataset == "hapt":
         from . import motion_eval
         res = motion_eval.evaluate(args.model or motion_eval.DEFAULT_MODEL, args.final_test)

@@ -200,6 +200,11 @@ def evaluate(dim=32, shots=2, k=1, n_streams=20, n_runs=25, seed=1, within=2, pe
 
 
 def run(args):
+    import sys
+    if min(args.dim, args.shots, args.k, args.streams, args.runs, args.per_hour) < 1 or args.within < 0 or args.dim < 2:
+        print("selflabel-eval: --dim at least 2, --shots, -k, --streams, --runs, --per-hour at least 1, "
+              "--within at least 0", file=sys.stderr)
+        return 2
     out = evaluate(args.dim, args.shots, args.k, args.streams, args.runs, args.seed, args.within, args.per_hour)
     if args.json:
         print(json.dumps(out, indent=1))

@@ -1,8 +1,9 @@
 """Check that a board computes exactly what the CPython reference computes.
 
-    tinyenroll validate --port P --model model.tem --data windows.npz
+    tinyenroll validate --port P --model model.tem --data windows.npz    (or --data myrec/)
 
-windows.npz holds "windows" (n, in_dim) int8, and optionally "labels" (n,) strings with
+A recording folder (host_tools/data/recording.py) is put through the front end with the
+model's settings; with labels, each class's first window is enrolled. windows.npz holds "windows" (n, in_dim) int8, and optionally "labels" (n,) strings with
 "enroll" (n,) bools: the enroll rows are enrolled (on the board, in a scratch store that is
 removed afterwards, and in the reference), the others classified. Embeddings and decisions
 (label, score, margin) are compared integer for integer; any difference is printed and the
@@ -21,7 +22,33 @@ SCRATCH = "/validate"  # the board's scratch store, removed afterwards
 
 
 
-def load_data(path):
+def recording_data(path, model_path):
+    """(int8 windows, labels, enroll) from a recording folder: each window through the board's
+    front end with the model's settings (MODEL.json: length, groups); with labels, the first
+    window of each class is enrolled and the others classified."""
+    from ..data import recording
+    from ..learn import train
+    from .own_data import _model
+    rec = recording.read_folder(path)
+    w = rec["windows"]
+    _, _, length, groups = _model(model_path, w.shape[2])
+    x = np.stack([train.frontend(v, length, groups) for v in w])
+    if any(lab is None for lab in rec["labels"]):
+        return x, None, None
+    labels = [str(lab) for lab in rec["labels"]]
+    seen, enroll = set(), []
+    for lab in labels:
+        enroll.append(lab not in seen)
+        seen.add(lab)
+    return x, labels, np.array(enroll)
+
+
+def load_data(path, model_path=None):
+    import os
+    if os.path.isdir(path):
+        return recording_data(path, model_path)
+    if not os.path.isfile(path):
+        raise ValueError("%s: no such file or folder" % path)
     with np.load(path, allow_pickle=False) as z:
         windows = np.asarray(z["windows"])
         labels = [str(x) for x in z["labels"]] if "labels" in z else None
@@ -91,7 +118,7 @@ def compare(board, ref):
 def validate(port, model_path, data_path, board_model="/model.tem", soft_reset=True, log=print):
     """Run data through the board and the reference; returns a summary dict (diffs listed)."""
     model = modelfile.read(model_path)
-    windows, labels, enroll = load_data(data_path)
+    windows, labels, enroll = load_data(data_path, model_path)
     if windows.shape[1] != model["in_dim"]:
         raise ValueError("windows have %d values, the model takes %d" % (windows.shape[1], model["in_dim"]))
     with Board(port, soft_reset=soft_reset) as b:
@@ -115,7 +142,9 @@ def validate(port, model_path, data_path, board_model="/model.tem", soft_reset=T
 def add_arguments(p):
     p.add_argument("--port", required=True, help=PORT_HELP)
     p.add_argument("--model", required=True, help="the model file flashed on the board")
-    p.add_argument("--data", required=True, help=".npz with int8 'windows' (+ 'labels', 'enroll')")
+    p.add_argument("--data", required=True, help="a recording folder (tinyenroll record/stream: its windows go "
+                   "through the front end with MODEL.json's settings), or an .npz with int8 'windows' "
+                   "(+ 'labels', 'enroll')")
 
 
 def run(args):

@@ -3,6 +3,7 @@
     tinyenroll train --dataset PickupGestureWiimoteZ --out wiimote.tem [--classes base] [--seed 0]
                      [--method auto|pca|whiten] [--dim D]
     tinyenroll train --ts my_TRAIN.ts --out model.tem        (or --csv windows.csv)
+    tinyenroll train --recording myrec --out model.tem       (tinyenroll record's folder)
 
 Windows go through the board's front end (firmware/frontend.py; `frontend` below is its numpy
 twin): integer resampling to a fixed length and a whole-window z-normalisation to int8 in
@@ -158,14 +159,32 @@ def firmware_embed(model_bytes, x_int8):
     return np.stack([np.frombuffer(bytes(m.embed(x.tobytes())), np.int8) for x in x_int8])
 
 
+EPILOG = """needs: labelled windows - a recording folder from `tinyenroll record`, a CSV (one window
+a row, a 'label' column, values named t0,t1,... or CHANNEL_INDEX: ax_0,ax_1,...,ay_0,...), a .ts
+file, or a shipped dataset. Without --test a validation share is held out (--val).
+examples:
+  tinyenroll train --recording myrec --out my.tem
+  tinyenroll train --csv windows.csv --scale 1000 --length 32 --out my.tem
+  tinyenroll train --dataset PickupGestureWiimoteZ --classes base --out wiimote.tem"""
+
+
 def add_arguments(p):
+    p.epilog = EPILOG
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--recipe", choices=["motion"], help="a shipped recipe: motion = the 6-axis IMU "
                      "embedding pretrained on UCI HAPT (host_tools/learn/motion.py; needs tinyenroll[train])")
     src.add_argument("--dataset", choices=datasets.NAMES, help="a dataset from the aeon wheel")
+    src.add_argument("--recording", help="a recording folder (tinyenroll record): int16 windows with labels")
     src.add_argument("--ts", help="a .ts file (UCR/UEA)")
-    src.add_argument("--csv", help="a CSV of windows, one per row, with a 'label' column")
-    p.add_argument("--test", help=".ts/.csv test file (with --ts/--csv) for the accuracy table")
+    src.add_argument("--csv", help="a CSV of windows, one per row, with a 'label' column (multi-channel: ax_0,...,ay_0,...)")
+    p.add_argument("--test", help="test windows (recording folder, .ts or .csv) for the accuracy table")
+    p.add_argument("--val", type=float, default=0.2,
+                   help="without --test: share of each class's windows held out for validation (default 0.2)")
+    p.add_argument("--length", type=int, help="points per channel after resampling (default 64 for one "
+                   "channel, 16 for several)")
+    p.add_argument("--scale", default="auto", help="data units -> int16 counts: a number, or auto (recordings: 1, "
+                   "they are int16 already; shipped datasets: %d; CSV/.ts: the power of ten that puts the "
+                   "largest value between 1600 and 16000)" % SENSOR_SCALE)
     p.add_argument("--classes", choices=["all", "base"], default="all",
                    help="train on all classes or only the base half (the few-shot protocol)")
     p.add_argument("--method", choices=["auto", "pca", "whiten"], default="auto",
@@ -176,28 +195,138 @@ def add_arguments(p):
     p.add_argument("--smoke", action="store_true", help="with --recipe: a few seconds of training (CI)")
 
 
+def read_windows(path):
+    """(series [(samples, channels) float], labels, int16?) from a recording folder, .ts or .csv;
+    ValueError (one line) for anything this cannot train on."""
+    import os
+    from ..data import recording
+    if os.path.isdir(path):
+        rec = recording.read_folder(path)
+        if any(lab is None for lab in rec["labels"]):
+            raise ValueError("%s: %d of its windows have no label (streamed): record labelled takes with "
+                             "tinyenroll record" % (path, sum(lab is None for lab in rec["labels"])))
+        return [w.astype(np.float64) for w in rec["windows"]], [str(x) for x in rec["labels"]], True
+    if not os.path.exists(path):
+        raise ValueError("%s: no such file or folder" % path)
+    if path.lower().endswith(".ts"):
+        s, y = datasets.read_ts(path)
+    elif path.lower().endswith(".csv"):
+        s, y = datasets.read_csv(path)
+    else:
+        raise ValueError("%s: not a recording folder, .csv or .ts file" % path)
+    return s, y, False
+
+
+def check_windows(series, labels, what):
+    if len(series) < 2:
+        raise ValueError("%s: %d window; training needs at least 2 classes with windows" % (what, len(series)))
+    if len(set(labels)) < 2:
+        raise ValueError("%s: only one class (%s); training needs at least 2" % (what, labels[0]))
+    chans = sorted({s.shape[1] for s in series})
+    if len(chans) > 1:
+        raise ValueError("%s: windows with %s channels; all must have the same" % (what, " and ".join(map(str, chans))))
+    short = [i for i, s in enumerate(series) if s.shape[0] < 2]
+    if short:
+        raise ValueError("%s: window %d has fewer than 2 samples" % (what, short[0] + 1))
+    if not all(np.isfinite(s).all() for s in series):
+        raise ValueError("%s: NaN or infinite values" % what)
+
+
+def choose_scale(series, scale, int16, dataset):
+    """The factor from data units to int16 counts; ValueError when it clips or zeroes the data."""
+    peak = max(float(np.abs(s).max()) for s in series)
+    if peak == 0:
+        raise ValueError("every value is 0: nothing to learn from")
+    if scale == "auto":
+        if int16:
+            return 1.0
+        if dataset:
+            return float(SENSOR_SCALE)
+        return float(10 ** math.floor(math.log10(16000 / peak)))
+    try:
+        k = float(scale)
+    except ValueError:
+        raise ValueError("--scale must be a number or auto, got %r" % scale) from None
+    if not math.isfinite(k) or k <= 0:
+        raise ValueError("--scale must be a positive number, got %r" % scale)
+    if peak * k > 32767:
+        raise ValueError("--scale %g clips the data: its largest value %g becomes %g, beyond int16 (32767); "
+                         "use --scale %g or less" % (k, peak, peak * k, 32767 / peak))
+    if peak * k < 8:
+        raise ValueError("--scale %g leaves the data almost all zeros (largest value %g becomes %g)" % (k, peak, peak * k))
+    return k
+
+
+def split_validation(series, labels, share, seed):
+    """(train series, train labels, val series, val labels): `share` of each class held out,
+    at least one window of each class kept for training."""
+    rng = np.random.default_rng(seed)
+    y = np.asarray(labels)
+    val = []
+    for c in sorted(set(labels)):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        k = min(int(round(share * len(idx))), len(idx) - 1)
+        val.extend(idx[:k].tolist())
+    val = set(val)
+    tr = [i for i in range(len(series)) if i not in val]
+    va = sorted(val)
+    return [series[i] for i in tr], [labels[i] for i in tr], [series[i] for i in va], [labels[i] for i in va]
+
+
 def _load(args):
+    """(train series, labels, test series, labels, what the test set is, int16 input?)."""
     if args.dataset:
-        return datasets.load(args.dataset, "TRAIN") + datasets.load(args.dataset, "TEST")
-    read = datasets.read_ts if args.ts else datasets.read_csv
-    train = read(args.ts or args.csv)
-    test = read(args.test) if args.test else train
-    return train + test
+        return datasets.load(args.dataset, "TRAIN") + datasets.load(args.dataset, "TEST") + ("test", False)
+    src = args.recording or args.ts or args.csv
+    tr, ltr, int16 = read_windows(src)
+    check_windows(tr, ltr, src)
+    if args.test:
+        te, lte, _ = read_windows(args.test)
+        if not te:
+            raise ValueError("%s: no windows" % args.test)
+        return tr, ltr, te, lte, "test", int16
+    tr, ltr, te, lte = split_validation(tr, ltr, args.val, args.seed)
+    if te:
+        return tr, ltr, te, lte, "held-out validation", int16
+    return tr, ltr, tr, ltr, "training", int16
 
 
 def run(args):
+    """Exit status: 0 trained; 2 bad arguments or data this cannot train on (one line)."""
+    import sys
     if args.recipe:
         from . import motion
         motion.run(args.out, smoke=args.smoke)
         return 0
-    tr, ltr, te, lte = _load(args)
-    if args.classes == "base":
-        base, _ = datasets.base_novel(ltr)
-        keep = [i for i, y in enumerate(ltr) if y in base]
-        tr, ltr = [tr[i] for i in keep], [ltr[i] for i in keep]
-        keep = [i for i, y in enumerate(lte) if y in base]
-        te, lte = [te[i] for i in keep], [lte[i] for i in keep]
-    model, info = fit(tr, ltr, args.dim, seed=args.seed, method=args.method)
+
+    def refuse(msg):
+        print("train: %s" % msg, file=sys.stderr)
+        return 2
+    if not 0 <= args.val < 1:
+        return refuse("--val must be at least 0 and below 1, got %g" % args.val)
+    if args.length is not None and not 2 <= args.length <= 4096:
+        return refuse("--length must be 2..4096, got %d" % args.length)
+    if args.dim is not None and args.dim < 1:
+        return refuse("--dim must be at least 1, got %d" % args.dim)
+    try:
+        tr, ltr, te, lte, what, int16 = _load(args)
+        if args.classes == "base":
+            base, _ = datasets.base_novel(ltr)
+            keep = [i for i, y in enumerate(ltr) if y in base]
+            tr, ltr = [tr[i] for i in keep], [ltr[i] for i in keep]
+            keep = [i for i, y in enumerate(lte) if y in base]
+            te, lte = [te[i] for i in keep], [lte[i] for i in keep]
+        check_windows(tr, ltr, "the training windows")
+        if {s.shape[1] for s in te} != {tr[0].shape[1]}:
+            raise ValueError("the test windows' channels differ from the training windows'")
+        scale = choose_scale(tr, args.scale, int16, bool(args.dataset))
+    except (ValueError, OSError) as e:
+        return refuse(str(e))
+    # fit and prepare_all take data in units that SENSOR_SCALE turns into counts
+    tr = [s * (scale / SENSOR_SCALE) for s in tr]
+    te = [s * (scale / SENSOR_SCALE) for s in te]
+    model, info = fit(tr, ltr, args.dim, length=args.length, seed=args.seed, method=args.method)
+    info["sensor_scale"] = scale
     data = modelfile.write(args.out, model)
     info["classes"] = sorted(set(ltr))
     with open(args.out + ".json", "w") as f:
@@ -208,8 +337,13 @@ def run(args):
     assert np.array_equal(q_te, reference.forward_batch(modelfile.from_bytes(data), xte))
     q_acc = nearest_accuracy(q_tr, ltr, q_te, lte)
     weights = sum(l["w"].size for l in model["layers"] if l["type"] == "dense")
-    print("model %s: %d -> %d, %d int8 weights, %d bytes" % (args.out, model["in_dim"], info["embedding"], weights, len(data)))
-    print("1-NN accuracy on %d test windows (train windows as references):" % len(lte))
+    print("model %s: %d -> %d, %d int8 weights, %d bytes (x%g to int16 counts)"
+          % (args.out, model["in_dim"], info["embedding"], weights, len(data), scale))
+    if what == "training":
+        print("1-NN accuracy on the %d training windows themselves (too few windows to hold any out; "
+              "not a measure of new data):" % len(lte))
+    else:
+        print("1-NN accuracy on %d %s windows (train windows as references):" % (len(lte), what))
     print("  float embedding  %.1f %%" % (100 * f_acc))
     print("  int8 (firmware)  %.1f %%" % (100 * q_acc))
     return 0
