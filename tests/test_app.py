@@ -150,3 +150,49 @@ def test_ctrl_c_stops_a_loop_typed_at_the_repl(tmp_path):
         assert b"42\r\n" in out
         assert vb.restarts == 0                # interrupted, not rebooted
         port.close()
+
+
+def test_the_app_works_right_after_flashing(tmp_path):
+    """flash installs the profile's model (motion.tem) and the replay recording: the app needs
+    nothing else, at the virtual board's 96 KB."""
+    with VirtualBoard("virtual", str(tmp_path / "flash")) as vb:
+        done = flash.flash(vb.device, "virtual", log=lambda *a: None)
+        assert done["model"]
+        with Board(vb.device) as b:
+            banner = b.exec("import tinyenroll.app as te")
+            assert "model 384 -> 32, replay at 50 Hz" in banner, banner
+            out = b.exec("te.enroll('a', n=1, countdown=0); te.enroll('b', n=1, countdown=0)", quiet=30)
+            assert "nearest other class a" in out
+            assert b.exec("te.classify()", quiet=30).split()[0] in ("a", "b", "unknown")
+
+
+def test_standalone_runs_live_until_ctrl_c(big_board):
+    """/main.py's standalone mode: live answers, and Ctrl-C gives the REPL back."""
+    import time
+    import serial
+    fs = big_board.fs_dir
+    prof = json.loads(open(fs + "/board.json").read())
+    prof["app"]["autostart"] = "live"
+    open(fs + "/board.json", "w").write(json.dumps(prof))
+    port = serial.Serial(big_board.device, 115200, timeout=0.2)
+
+    def read_until(token, seconds=20):
+        got = b""
+        end = time.time() + seconds
+        while time.time() < end and token not in got:
+            got += port.read(256)
+        assert token in got, got
+        return got
+
+    port.write(b"\r")
+    read_until(b">>> ")
+    port.write(b"from tinyenroll import standalone; standalone.run()\r")
+    read_until(b"standalone: live")
+    read_until(b"live: every")
+    time.sleep(2)
+    port.write(b"\x03")
+    out = read_until(b">>> ")
+    assert b"stopped" in out
+    port.write(b"print(6 * 7)\r")
+    read_until(b"42")
+    port.close()
