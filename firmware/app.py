@@ -44,6 +44,10 @@ def _setup():
     import array
     with open(PROFILE) as f:
         c = json.load(f)
+    # keep only what the app reads (the profile's descriptions would stay in RAM for nothing)
+    c = {"name": c.get("name"), "sensor": {"driver": c["sensor"]["driver"]}, "app": c.get("app", {}),
+         "model": c.get("model", {}), "sample_rate_hz": c.get("sample_rate_hz", 50)}
+    gc.collect()
     app = c.get("app", {})
     m = c.get("model", {})
     from . import model as model_mod

@@ -111,9 +111,10 @@ def test_live_and_anomaly(big_board):
         assert "anomaly: threshold" in b.exec("import tinyenroll.app as te; te.status()")
 
 
-def test_missing_profile_is_one_line(tmp_path):
+def test_missing_model_is_one_line(tmp_path):
     with VirtualBoard("virtual", str(tmp_path / "flash")) as vb:
         flash.flash(vb.device, "virtual", None, log=lambda *a: None)
+        (tmp_path / "flash" / "model.tem").unlink()      # as on a board where it was deleted
         with Board(vb.device) as b:
             out = b.exec("import tinyenroll.app as te")
             assert "tinyenroll.app:" in out and "tinyenroll flash" in out
