@@ -8,6 +8,6 @@
     evaluate/  measurements and the demo: few-shot, anomaly, self-labels, validate, bench
     models/    shipped model files (data, no code)
 
-Imports point one way: cli -> evaluate -> learn -> data -> oracle, and board beside learn/data
-(it may use oracle only). tests/test_layout.py checks it.
+Imports point one way: cli -> evaluate -> learn -> data -> oracle, and board beside learn (it
+may use data, for the recording format, and oracle). tests/test_layout.py checks it.
 """

@@ -8,7 +8,7 @@ ALLOWED = {
     "oracle": set(),
     "data": {"oracle"},
     "learn": {"data", "oracle"},
-    "board": {"oracle"},
+    "board": {"data", "oracle"},   # record and stream write recordings in data's format
     "evaluate": {"learn", "data", "oracle", "board"},
 }
 
