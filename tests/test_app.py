@@ -71,7 +71,7 @@ def big_board(tmp_path):
 
 def test_enroll_classify_undo_and_reboot(board):
     with Board(board.device) as b:
-        banner = b.exec("import tinyenroll.app as te")
+        banner = b.exec("import tinyenroll.app as te", quiet=60)
         assert "nothing learned yet" in banner and "mpu6050 at 50 Hz" in banner
         out = b.exec("te.enroll('tilt', n=2, countdown=0)")
         assert "tilt 1/2" in out and "tilt 2/2" in out and "enroll another class to compare" in out
@@ -90,7 +90,7 @@ def test_enroll_classify_undo_and_reboot(board):
         help_text = b.exec("te.help()")
         assert "te.enroll(label, n=3)" in help_text and len(help_text.splitlines()) >= 5
     with Board(board.device) as b:                   # a soft reset: RAM gone, the store stays
-        banner = b.exec("import tinyenroll.app as te")
+        banner = b.exec("import tinyenroll.app as te", quiet=60)
         assert "knows tilt, shake, twist" in banner
         assert "shake" in b.exec("te.forget('twist'); te.labels()")
         assert "twist" not in b.exec("te.labels()")
@@ -99,7 +99,7 @@ def test_enroll_classify_undo_and_reboot(board):
 def test_live_and_anomaly(big_board):
     board = big_board
     with Board(board.device) as b:
-        b.exec("import tinyenroll.app as te")
+        b.exec("import tinyenroll.app as te", quiet=60)
         b.exec("te.enroll('tilt', n=1, countdown=0); te.enroll('shake', n=1, countdown=0)")
         out = b.exec("print('answers', te.live(seconds=3, hop_ms=500))")
         assert "live: every 500 ms" in out
@@ -116,7 +116,7 @@ def test_missing_model_is_one_line(tmp_path):
         flash.flash(vb.device, "virtual", None, log=lambda *a: None)
         (tmp_path / "flash" / "model.tem").unlink()      # as on a board where it was deleted
         with Board(vb.device) as b:
-            out = b.exec("import tinyenroll.app as te")
+            out = b.exec("import tinyenroll.app as te", quiet=60)
             assert "tinyenroll.app:" in out and "tinyenroll flash" in out
             assert "te.enroll" in b.exec("te.help()")
 
@@ -160,7 +160,7 @@ def test_the_app_works_right_after_flashing(tmp_path):
         done = flash.flash(vb.device, "virtual", log=lambda *a: None)
         assert done["model"]
         with Board(vb.device) as b:
-            banner = b.exec("import tinyenroll.app as te")
+            banner = b.exec("import tinyenroll.app as te", quiet=60)
             assert "model 384 -> 32, replay at 50 Hz" in banner, banner
             out = b.exec("te.enroll('a', n=1, countdown=0); te.enroll('b', n=1, countdown=0)", quiet=30)
             assert "nearest other class a" in out
