@@ -121,21 +121,27 @@ def test_missing_model_is_one_line(tmp_path):
             assert "te.enroll" in b.exec("te.help()")
 
 
+def _reader(port):
+    """read_until(token, seconds): what a terminal shows until token, asserting it comes."""
+    import time
+
+    def read_until(token, seconds=20):
+        got = b""
+        end = time.time() + seconds
+        while time.time() < end and token not in got:
+            got += port.read(256)
+        assert token in got, got
+        return got
+    return read_until
+
+
 def test_ctrl_c_stops_a_loop_typed_at_the_repl(tmp_path):
     """A person at the REPL: a `while True:` loop, Ctrl-C, and the REPL answers again (CRLF)."""
     import time
     import serial
     with VirtualBoard("virtual", str(tmp_path / "flash")) as vb:
         port = serial.Serial(vb.device, 115200, timeout=0.2)
-
-        def read_until(token, seconds=10):
-            got = b""
-            end = time.time() + seconds
-            while time.time() < end and token not in got:
-                got += port.read(256)
-            assert token in got, got
-            return got
-
+        read_until = _reader(port)
         port.write(b"\r")
         read_until(b">>> ")
         for ch in b"while True: pass\r":
@@ -176,15 +182,7 @@ def test_standalone_runs_live_until_ctrl_c(big_board):
     prof["app"]["autostart"] = "live"
     open(fs + "/board.json", "w").write(json.dumps(prof))
     port = serial.Serial(big_board.device, 115200, timeout=0.2)
-
-    def read_until(token, seconds=20):
-        got = b""
-        end = time.time() + seconds
-        while time.time() < end and token not in got:
-            got += port.read(256)
-        assert token in got, got
-        return got
-
+    read_until = _reader(port)
     port.write(b"\r")
     read_until(b">>> ")
     port.write(b"from tinyenroll import standalone; standalone.run()\r")
