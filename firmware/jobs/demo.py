@@ -70,8 +70,12 @@ def replay_anomaly(path, speed, size, hop, windows, learn):
     and 'P peak-heap' at the end. Windows of `size` samples advance by `hop`.
     """
     import array
-    from .. import anomaly, features
+    from .. import anomaly, features, kernels
     from ..sensors.replay import Replay
+    # the kernels' first use reads /board.json: do it now and collect, so the detector's raw
+    # rows (23 KB in one piece) find room
+    kernels.ready()
+    gc.collect()
     src = Replay(path, loop=False, speed=speed)
     c = src.channels
     buf = array.array("h", bytes(2 * size * c))
