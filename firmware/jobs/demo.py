@@ -21,8 +21,9 @@ def gestures(k, speed, longest, length, model_path="/model.tem", store="/learned
     global _m, _L, _src, _buf, _x, _groups
     import array
     import gc
-    from .. import learner, model
+    from .. import kernels, learner, model
     wipe(store)
+    kernels.ready()  # reads /board.json: before the buffers, and collected below
     # buffers before the sensor's code: on a small heap its import leaves only small holes
     gc.collect()
     _m = model.load(model_path)
