@@ -159,6 +159,25 @@ def test_ctrl_c_stops_a_loop_typed_at_the_repl(tmp_path):
         port.close()
 
 
+def test_a_ctrl_c_at_the_line_editor_does_not_interrupt_the_next_command(tmp_path):
+    """Ctrl-C while a line is half typed cancels the line; code typed right after runs (a stale
+    Ctrl-C must not reach it: mpremote sends one on every connect, whatever the REPL is doing)."""
+    import serial
+    with VirtualBoard("virtual", str(tmp_path / "flash")) as vb:
+        port = serial.Serial(vb.device, 115200, timeout=0.2)
+        read_until = _reader(port)
+        port.write(b"\r")
+        read_until(b">>> ")
+        port.write(b"abc")
+        read_until(b"abc")
+        port.write(b"\x03")                   # not at a prompt, no code running
+        read_until(b">>> ")
+        port.write(b"import time; time.sleep(0.3); print(6 * 7)\r")
+        out = read_until(b"42")
+        assert b"KeyboardInterrupt" not in out and b"42\r\n" in out
+        port.close()
+
+
 def test_the_app_works_right_after_flashing(tmp_path):
     """flash installs the profile's model (motion.tem) and the replay recording: the app needs
     nothing else, at the virtual board's 96 KB."""

@@ -354,6 +354,10 @@ class VirtualBoard:
             return
         self._out += data
         self._tail = (self._tail + data)[-16:]
+        if self._ctrl_c_at is not None and self._tail.endswith(PROMPTS):
+            # back at a prompt before any code ran: a board's REPL takes that Ctrl-C as an
+            # edit key, so it must not interrupt the next command
+            self._ctrl_c_at = None
         self._flush_out(self._client if self._client is not None else self.user_fd)
 
     def _flush_out(self, target):
