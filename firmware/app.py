@@ -14,6 +14,8 @@ import gc
 import json
 import time
 
+from .errors import InputError
+
 PROFILE = "/board.json"
 HELP = """tinyenroll.app - learn from the sensor at the REPL (import tinyenroll.app as te)
   te.enroll(label, n=3)   record n takes after a countdown and learn them as `label`
@@ -57,7 +59,7 @@ def _setup():
     channels = m.get("channels", 1)
     length = m.get("length", model.in_dim // channels)
     if length * channels != model.in_dim:
-        raise ValueError("the model takes %d values, %d channels x %d points is %d"
+        raise InputError("the model takes %d values, %d channels x %d points is %d"
                          % (model.in_dim, channels, length, length * channels))
     _n = c.get("sample_rate_hz", 50) * app.get("window_ms", 2000) // 1000
     _raw = array.array("h", bytes(2 * _n * channels))
@@ -65,7 +67,7 @@ def _setup():
     from . import sensors
     sensor = sensors.from_profile(PROFILE)
     if sensor.channels != channels:
-        raise ValueError("the model takes %d channels, the sensor gives %d" % (channels, sensor.channels))
+        raise InputError("the model takes %d channels, the sensor gives %d" % (channels, sensor.channels))
     _n = sensor.rate_hz * app.get("window_ms", 2000) // 1000
     if len(_raw) < _n * channels:
         _raw = array.array("h", bytes(2 * _n * channels))

@@ -1,5 +1,8 @@
 """A small audit log on flash: one line per change (when, generation, what, why), bounded in size.
 
+    T gen=G what why=W     a commit: the store is at generation G (also fallbacks and recoveries)
+    T at=G what why=W      not a commit (a refusal), written while the store was at generation G
+
 Lines are appended to PATH; when PATH would pass max_bytes it becomes PATH.1 (the older half is
 dropped), so the log never takes more than about 2 * max_bytes of flash.
 """
@@ -18,11 +21,41 @@ class AuditLog:
         except OSError:
             return 0
 
-    def write(self, generation, what, why="user"):
-        """Append one entry; `what` and `why` are short texts (newlines are replaced)."""
-        line = "%d gen=%d %s why=%s\n" % (int(time.time()), generation,
-                                          str(what).replace("\n", " "), str(why).replace("\n", " "))
-        if self._size() + len(line) > self.max_bytes:
+    def write(self, generation, what, why="user", kind="gen"):
+        """Append one entry: a commit ("gen=G"), or kind="at" for one that is not (a refusal)."""
+        self.write_entry(generation, "%s why=%s" % (what, why), kind)
+
+    def write_entry(self, generation, text, kind="gen"):
+        self._append("%d %s=%d %s\n" % (int(time.time()), kind, generation, text.replace("\n", " ")))
+
+    def last_generation(self):
+        """The generation of the last commit entry ("gen=G"), or -1 if there is none."""
+        last = -1
+        for path in (self.path + ".1", self.path):
+            try:
+                with open(path) as f:
+                    for line in f:
+                        i = line.find(" gen=")
+                        if i < 0 or " " in line[:i]:
+                            continue
+                        j = line.find(" ", i + 5)
+                        try:
+                            last = int(line[i + 5:j if j > 0 else len(line)])
+                        except ValueError:
+                            pass  # a line cut short by a power cut
+            except OSError:
+                pass
+        return last
+
+    def _append(self, line):
+        size = self._size()
+        if size:
+            # a line cut short by a power cut: start on a line of our own
+            with open(self.path, "rb") as f:
+                f.seek(size - 1)
+                if f.read(1) != b"\n":
+                    line = "\n" + line
+        if size + len(line) > self.max_bytes:
             old = self.path + ".1"
             try:
                 os.remove(old)

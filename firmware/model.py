@@ -28,6 +28,7 @@ import array
 import os
 
 from . import kernels
+from .errors import ModelError
 from .ints import check_int8
 
 MAGIC = b"TNYE"
@@ -49,10 +50,6 @@ MAX_DIM = 4096
 MAX_LAYERS = 32
 
 
-class ModelError(ValueError):
-    """The model file is unusable; the message names what is wrong."""
-
-
 class Dense:
     """One dense layer: views into the model buffer plus small per-row arrays."""
 
@@ -66,6 +63,9 @@ class Dense:
         self.bias_off = array.array("i", [0] * n_out)
         for i in range(n_out):
             b = struct.unpack_from("<i", buf, off + 4 * i)[0]
+            if b >= kernels.DENSE_BOUND or b <= -kernels.DENSE_BOUND:
+                # checked here, before bias + 2**24 could overflow the int32 array
+                raise ModelError("row %d: bias %d, its size is not below 2**24" % (i, b))
             self.bias[i] = b
             self.bias_off[i] = b + kernels.DENSE_BOUND
         off += 4 * n_out
@@ -201,15 +201,18 @@ class Model:
         self.size = size
         for i, (kind, loff, n_in, n_out) in enumerate(table):
             layer = None
-            if kind == DENSE:
-                layer = Dense(buf, loff, n_in, n_out)
-                layer.check_bounds(i)
-            elif kind == CONV1D:
-                c, o, k, st = exts[i]
-                layer = Conv1D(buf, loff, c, o, k, st, n_in // c)
-                layer.check_bounds(i)
-            elif kind == MAXPOOL or kind == AVGPOOL:
-                layer = Pool(exts[i][0], exts[i][1], n_in // exts[i][0])
+            try:
+                if kind == DENSE:
+                    layer = Dense(buf, loff, n_in, n_out)
+                    layer.check_bounds(i)
+                elif kind == CONV1D:
+                    c, o, k, st = exts[i]
+                    layer = Conv1D(buf, loff, c, o, k, st, n_in // c)
+                    layer.check_bounds(i)
+                elif kind == MAXPOOL or kind == AVGPOOL:
+                    layer = Pool(exts[i][0], exts[i][1], n_in // exts[i][0])
+            except ModelError as e:
+                self._fail("layer %d %s" % (i, e) if str(e).startswith("row") else str(e))
             self.layers.append((kind, layer, n_out))
         # a ReLU straight after a dense or conv layer is fused into its clamp
         for i in range(1, len(self.layers)):

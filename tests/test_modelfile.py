@@ -12,7 +12,7 @@ from host_tools.board import mpy
 from host_tools.learn import quantize
 from host_tools.oracle import modelfile, reference
 from strategies import models
-from tinyenroll import model
+from tinyenroll import model, errors
 
 
 def small_model():
@@ -134,9 +134,9 @@ def test_wrong_window_is_refused_and_model_still_works():
     with pytest.raises(ValueError, match="19 values, the model takes 20"):
         fm.embed(bytes(19))
     import array
-    with pytest.raises(TypeError, match="int8"):
+    with pytest.raises(errors.InputError, match="int8"):
         fm.embed(array.array("h", range(20)))
-    with pytest.raises(TypeError, match="int8"):
+    with pytest.raises(errors.InputError, match="int8"):
         fm.embed(list(range(20)))
     got = np.frombuffer(bytes(fm.embed(array.array("b", x.tolist()))), np.int8)
     assert np.array_equal(got, reference.forward(m, x))
@@ -152,7 +152,7 @@ def test_load_from_file_and_missing_file(tmp_path):
 
 MPY_DAMAGE = """
 import sys
-from tinyenroll import model
+from tinyenroll import model, errors
 data = open(sys.argv[1], 'rb').read()
 ok = 0
 for n in range(len(data)):

@@ -201,10 +201,11 @@ def test_near_miss_equals_plain_rule(evs, within, near, confident, per_hour, blo
 
 
 def test_near_miss_guards_and_audit_through_the_learner(tmp_path):
-    L = learner.Learner(None, str(tmp_path / "learned"), dim=4)
+    # the learner's caps on automatic learning: 2 per hour (kept on flash), no drift cap here
+    L = learner.Learner(None, str(tmp_path / "learned"), dim=4, auto_per_hour=2, auto_drift=None)
     L.enroll("tap", embedding=bytes([10, 0, 0, 0]))
     L.enroll("tap", embedding=bytes([12, 0, 0, 0]))
-    auto = selflabel.AutoEnroll(L, per_hour=2)
+    auto = selflabel.AutoEnroll(L)
     nm = selflabel.NearMiss(4, within=3, auto=auto)
     near_vec = bytes([30, 1, 0, 0])
     # near miss at t=0, confident detection at t=2: enrolled, audited
@@ -240,6 +241,11 @@ def test_near_miss_guards_and_audit_through_the_learner(tmp_path):
     nm.observe(3601, None, 120, "tap", 100, near_vec)
     assert nm.observe(3602, "tap", 20, "tap", 100, near_vec) is not None
     assert L.labels() == [("tap", 5)] and auto.accepted == 3
+    # the refusal by the cap is in the audit log, and the times survive a restart
+    assert any(" at=" in line and "cap: 2 automatic enrollments" in line for line in L.audit())
+    L2 = learner.Learner(None, str(tmp_path / "learned"), dim=4, auto_per_hour=2, auto_drift=None)
+    with pytest.raises(learner.Refused, match="cap: 2 automatic"):
+        L2.auto_enroll("tap", near_vec, 3640)  # kept times 51 and 3602 are within the hour
 
 
 def test_corrections_enrolled_only_when_opted_in(tmp_path):
@@ -344,7 +350,8 @@ def test_evaluation_on_real_gesture_streams():
 MPY_GUARDS = r"""
 import sys
 from tinyenroll import learner, selflabel
-L = learner.Learner(None, sys.argv[1], dim=4, capacity=3, max_per_class=3, policy="refuse")
+L = learner.Learner(None, sys.argv[1], dim=4, capacity=3, max_per_class=3, policy="refuse", auto_drift=None,
+                    auto_share=None)
 L.enroll("tap", embedding=bytes([10, 0, 0, 0]))
 L.enroll("tap", embedding=bytes([12, 0, 0, 0]))
 auto = selflabel.AutoEnroll(L, per_hour=5)
