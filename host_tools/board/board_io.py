@@ -14,9 +14,7 @@ import serial
 from mpremote.transport import TransportError, TransportExecError
 from mpremote.transport_serial import SerialTransport
 
-
-class BoardError(RuntimeError):
-    pass
+from ..oracle.errors import BoardError  # noqa: F401  (re-exported)
 
 
 class Board:

@@ -233,7 +233,7 @@ def add_arguments(p):
 def run(args):
     try:
         flash(args.port, args.board, args.model)
-    except (BoardError, profiles.BoardError) as e:
+    except BoardError as e:  # one class: profiles, board_io, flash
         print("flash failed: %s" % e)
         return 1
     return 0
