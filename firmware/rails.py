@@ -40,5 +40,8 @@ def recover_log(L, image):
         L.log.write(gen, "fallback: %s; the corrupt file is kept as %s" % ("; ".join(L.problems), L.store.kept),
                     "start")
     else:
-        text = image.read(b"AUDL").decode() or "factory state why=start"
+        try:
+            text = image.read(b"AUDL").decode() or "factory state why=start"
+        except UnicodeError:
+            text = "(its line is unreadable)"
         L.log.write_entry(gen, text + " (recovered: saved before a power cut, logged after)")
