@@ -13,10 +13,11 @@ Modules, each with one job (imports point down this list's layers: errors <- int
   store          power-loss-safe generations of learned state
   audit          bounded audit log on flash
   learner        enrollment + store + guard rails (freeze, block-list, caps, undo, reset)
-  rails          the learner's rare calls (undo, reset, audit-log recovery), imported on first use
+  rails          the learner's start-up load (dropped after use) and rare calls (undo, reset, protect, ...)
   gate           the behaviour gate: canaries every change must keep, caps on automatic learning
   features       raw feature vectors from sample windows, for the detector without a model
   anomaly        learn "normal", score windows, calibrated threshold (the detector)
+  anomaly_io     the detector's state on flash and its drift canaries (imported when used)
   selflabel      labels without a person: temporal consistency, near-miss-then-detection
   stream         sensor windows to the host as numbered, CRC-checked frames
   app            the maker's REPL: enroll, classify, live, learn_normal, watch, undo, help

@@ -45,15 +45,14 @@ learning windows stops at 2**31-1 (learn() is refused after it), and from_bytes(
 field (StoreError naming it). Bad arguments raise errors.InputError.
 to_bytes()/from_bytes() carry the whole state, CRC-checked; save(learner)/load(learner) keep
 it as section b"ANOM" of the learner's power-loss-safe store, so it shares its generations,
-rollback and audit log.
+rollback and audit log. Persistence and the drift canaries are in anomaly_io.py, imported only
+when used.
 """
 import array
 import struct
-import binascii
 
 from . import kernels
-from .errors import Frozen, InputError, Refused, StoreError
-from .ints import check_int8, s8
+from .ints import check_int8, err, s8
 
 PRNG_M = 1073741789
 PRNG_A = 40003
@@ -77,6 +76,11 @@ LEARNING = 0
 READY = 1
 
 
+def _io():
+    from . import anomaly_io
+    return anomaly_io
+
+
 def prng_next(x):
     """One step of the Lehmer generator, 31-bit intermediates only."""
     x = PRNG_A * (x % PRNG_Q) - PRNG_R * (x // PRNG_Q)
@@ -91,19 +95,19 @@ class Detector:
     def __init__(self, dim, capacity=128, k=2, quantile=(1, 1), margin=(1, 1), seed=1,
                  raw=False, adapt_every=0, guard=None):
         if not isinstance(dim, int) or dim < 1 or dim > kernels.MAX_DIST_DIM:
-            raise InputError("dim must be an int in 1..%d, got %r" % (kernels.MAX_DIST_DIM, dim))
+            raise err("InputError", "dim must be an int in 1..%d, got %r" % (kernels.MAX_DIST_DIM, dim))
         if not isinstance(k, int) or k < 1 or k > 16:
-            raise InputError("k must be an int in 1..16, got %r" % (k,))
+            raise err("InputError", "k must be an int in 1..16, got %r" % (k,))
         if not isinstance(capacity, int) or capacity <= k or capacity > 4096:
-            raise InputError("capacity must be an int in %d..4096, got %r" % (k + 1, capacity))
+            raise err("InputError", "capacity must be an int in %d..4096, got %r" % (k + 1, capacity))
         qn, qd = quantile
         mn, md = margin
         if not (0 <= qn <= qd and qd >= 1 and qd < 65536):
-            raise InputError("quantile must be (num, den) with 0 <= num <= den < 65536")
+            raise err("InputError", "quantile must be (num, den) with 0 <= num <= den < 65536")
         if not (1 <= mn <= 64 and 1 <= md <= 64):
-            raise InputError("margin must be (num, den) with both in 1..64")
+            raise err("InputError", "margin must be (num, den) with both in 1..64")
         if adapt_every < 0 or adapt_every > 65535:
-            raise InputError("adapt_every must be in 0..65535")
+            raise err("InputError", "adapt_every must be in 0..65535")
         self.dim = dim
         self.capacity = capacity
         self.k = k
@@ -124,7 +128,7 @@ class Detector:
         self.center = array.array("i", [0] * dim) if self.raw else None
         self.shift = bytearray(dim) if self.raw else None
         self._rawrows = None
-        self.c_rows = bytearray(MAX_CANARIES * dim)
+        self.c_rows = None      # drift canaries' rows, allocated by the first protect()
         self.c_flag = []
         self.gate_refused = 0
         self._clear()
@@ -133,7 +137,7 @@ class Detector:
 
     def _check_unfrozen(self, what):
         if self._frozen_now():
-            raise Frozen("anomaly detector is frozen: %s refused (unfreeze first)" % what)
+            raise err("Frozen", "anomaly detector is frozen: %s refused (unfreeze first)" % what)
 
     def reset(self):
         """Forget everything learned: back to an empty learning phase (same settings)."""
@@ -165,21 +169,21 @@ class Detector:
         try:
             n = len(vec)
         except TypeError:
-            raise InputError("vector must be a sequence of %d ints, got %s" % (self.dim, type(vec).__name__))
+            raise err("InputError", "vector must be a sequence of %d ints, got %s" % (self.dim, type(vec).__name__))
         if n != self.dim:
-            raise InputError("vector has %d values, detector expects %d" % (n, self.dim))
+            raise err("InputError", "vector has %d values, detector expects %d" % (n, self.dim))
         for i in range(self.dim):
             v = vec[i]
             if not isinstance(v, int) or v >= RAW_LIMIT or v <= -RAW_LIMIT:
-                raise InputError("raw feature %d = %r is not an int with |x| < 2**29" % (i, v))
+                raise err("InputError", "raw feature %d = %r is not an int with |x| < 2**29" % (i, v))
 
     def learn(self, vec):
         """Take one normal window (raw ints when raw=True, else int8 bytes) into the reservoir."""
         self._check_unfrozen("learn")
         if self.phase != LEARNING:
-            raise InputError("learning phase is over: reset() to learn again")
+            raise err("InputError", "learning phase is over: reset() to learn again")
         if self.seen >= MAX_SEEN:
-            raise InputError("the learning phase has taken 2**31-1 windows: finish() it")
+            raise err("InputError", "the learning phase has taken 2**31-1 windows: finish() it")
         self._check_vec(vec)
         dim = self.dim
         t = self.seen
@@ -206,10 +210,10 @@ class Detector:
         """End the learning phase: fit the quantiser (raw), compute norms and the threshold."""
         self._check_unfrozen("finish")
         if self.phase != LEARNING:
-            raise InputError("learning phase is already over")
+            raise err("InputError", "learning phase is already over")
         n = self.count
         if n <= self.k:
-            raise InputError("need more than k=%d normal windows, have %d" % (self.k, n))
+            raise err("InputError", "need more than k=%d normal windows, have %d" % (self.k, n))
         dim = self.dim
         if self.raw:
             self._fit_quantiser(n)
@@ -323,7 +327,7 @@ class Detector:
     def score(self, vec):
         """Sum of squared distances of vec to its k nearest normal rows (an int)."""
         if self.phase != READY:
-            raise InputError("detector is still learning: call finish() first")
+            raise err("InputError", "detector is still learning: call finish() first")
         q = self.to_int8(vec)
         kernels.sqdist(q, kernels.sumsq(q, self.dim), self.rows, self.norms, self.count, self.dim, self._out)
         return self._ksum(self.count, -1)
@@ -349,125 +353,38 @@ class Detector:
         old_norm = self.norms[j]
         self.rows[base:base + dim] = self._q
         self.norms[j] = kernels.sumsq(self._q, dim)
-        if self.c_flag and not self._canaries_hold():
+        if self.c_flag and not _io().canaries_hold(self):
             self.rows[base:base + dim] = old
             self.norms[j] = old_norm
             self.gate_refused += 1
             return
         self.adapted += 1
 
-    def _canaries_hold(self):
-        dim = self.dim
-        out = self._out
-        for i in range(len(self.c_flag)):
-            row = memoryview(self.c_rows)[i * dim:(i + 1) * dim]
-            kernels.sqdist(row, kernels.sumsq(row, dim), self.rows, self.norms, self.count, dim, out)
-            if (self._ksum(self.count, -1) > self.threshold) != self.c_flag[i]:
-                return False
-        return True
-
     def protect(self, vec, flagged):
         """A canary for drift adaptation: vec must keep being answered `flagged` (True: an anomaly,
         e.g. a known fault; False: normal). Refused unless that is its answer now; at most
         MAX_CANARIES. Kept by to_bytes()/save(). Allowed while frozen (it only restricts)."""
-        if len(self.c_flag) >= MAX_CANARIES:
-            raise Refused("the detector's canary set is full (%d)" % MAX_CANARIES)
-        s = self.score(vec)
-        if (s > self.threshold) != bool(flagged):
-            raise Refused("this window is %s now (score %d, threshold %d): a canary keeps its answer"
-                          % ("flagged" if s > self.threshold else "normal", s, self.threshold))
-        n = len(self.c_flag)
-        self.c_rows[n * self.dim:(n + 1) * self.dim] = self._q
-        self.c_flag.append(bool(flagged))
+        from . import anomaly_io
+        anomaly_io.protect(self, vec, flagged)
 
     def _frozen_now(self):
         return self.frozen or (self.guard is not None and bool(getattr(self.guard, "frozen", False)))
 
     # ------------------------------------------------------------ persistence
 
+    # ------------------------------------------------------------ persistence (anomaly_io.py)
+
     def to_bytes(self):
-        """The detector's state (settings, quantiser, normal rows, threshold) with a CRC32."""
-        if self.phase != READY:
-            raise InputError("only a finished detector can be saved")
-        head = struct.pack(_HEAD, MAGIC, VERSION, (1 if self.raw else 0) | (self.k << 1),
-                           self.dim, self.capacity, self.count,
-                           0, 0, self.quantile[0], self.quantile[1], self.margin[0] | (self.margin[1] << 8),
-                           self.adapt_every, self.threshold, self.state, self.seen, self.candidates)
-        parts = [head]
-        if self.raw:
-            parts.append(struct.pack("<%di" % self.dim, *self.center))
-            parts.append(bytes(self.shift))
-        parts.append(bytes(memoryview(self.rows)[:self.count * self.dim]))
-        parts.append(struct.pack("<B", len(self.c_flag)) + bytes(self.c_flag))
-        parts.append(bytes(memoryview(self.c_rows)[:len(self.c_flag) * self.dim]))
-        body = b"".join(parts)
-        return body + struct.pack("<I", binascii.crc32(body) & 0xFFFFFFFF)
+        """The detector's state (settings, quantiser, normal rows, threshold, canaries) with a CRC32."""
+        from . import anomaly_io
+        return anomaly_io.to_bytes(self)
 
     @classmethod
     def from_bytes(cls, data, guard=None, seed=1):
         """A READY detector from to_bytes() output (version 1 or 2); StoreError naming what is
         wrong otherwise (every field is checked: struct.pack on MicroPython wraps silently)."""
-        if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise InputError("anomaly state must be bytes, got %s" % type(data).__name__)
-        if len(data) < _HEAD_SIZE + 4:
-            raise StoreError("anomaly state truncated: %d bytes" % len(data))
-        body = memoryview(data)[:len(data) - 4]
-        crc = struct.unpack("<I", bytes(memoryview(data)[len(data) - 4:]))[0]
-        if binascii.crc32(body) & 0xFFFFFFFF != crc:
-            raise StoreError("anomaly state CRC mismatch")
-        (magic, version, flags, dim, capacity, count, _a, _b, qn, qd, marg, adapt, thr, state,
-         seen, cand) = struct.unpack(_HEAD, bytes(body[:_HEAD_SIZE]))
-        if magic != MAGIC:
-            raise StoreError("not an anomaly state (bad magic)")
-        if version != 1 and version != VERSION:
-            raise StoreError("anomaly state version %d unsupported" % version)
-        raw = flags & 1
-        need = _HEAD_SIZE + (5 * dim if raw else 0) + count * dim
-        nc = 0
-        if version >= 2:
-            if len(body) < need + 1:
-                raise StoreError("anomaly state size %d, expected at least %d" % (len(body), need + 1))
-            nc = body[need]
-            need += 1 + nc + nc * dim
-        if len(body) != need:
-            raise StoreError("anomaly state size %d, expected %d" % (len(body), need))
-        try:
-            d = cls(dim, capacity, flags >> 1, (qn, qd), (marg & 0xFF, marg >> 8), seed, raw, adapt, guard)
-        except InputError as e:
-            raise StoreError("anomaly state settings: %s" % e)
-        if count <= d.k or count > capacity or thr < 1 or flags >> 1 > 16 or nc > MAX_CANARIES:
-            raise StoreError("anomaly state inconsistent (count %d, threshold %d, canaries %d)" % (count, thr, nc))
-        if not 1 <= state < PRNG_M or seen < count or (adapt and cand >= adapt) or cand < 0:
-            raise StoreError("anomaly state inconsistent (generator %d, seen %d, candidates %d)" % (state, seen, cand))
-        off = _HEAD_SIZE
-        if raw:
-            for f in range(dim):
-                c = struct.unpack_from("<i", body, off + 4 * f)[0]
-                e = s8(body[off + 4 * dim + f])
-                if c >= RAW_LIMIT or c <= -RAW_LIMIT or e < MIN_SHIFT or e > MAX_SHIFT:
-                    raise StoreError("anomaly state feature %d: centre %d / shift %d out of range" % (f, c, e))
-                d.center[f] = c
-            off += 4 * dim
-            d.shift = bytearray(body[off:off + dim])
-            off += dim
-        d.rows[:count * dim] = body[off:off + count * dim]
-        off += count * dim
-        if version >= 2:
-            for i in range(nc):
-                if body[off + 1 + i] > 1:
-                    raise StoreError("anomaly state canary %d is malformed" % i)
-                d.c_flag.append(body[off + 1 + i] == 1)
-            off += 1 + nc
-            d.c_rows[:nc * dim] = body[off:off + nc * dim]
-        d.count = count
-        for s in range(count):
-            d.norms[s] = kernels.sumsq(memoryview(d.rows)[s * dim:(s + 1) * dim], dim)
-        d.threshold = thr
-        d.state = state
-        d.seen = seen
-        d.candidates = cand
-        d.phase = READY
-        return d
+        from . import anomaly_io
+        return anomaly_io.from_bytes(cls, data, guard, seed)
 
     def save(self, learner, why="user"):
         """Keep this state as section TAG of the learner's store (learner.Learner.set_extra): a new

@@ -51,11 +51,6 @@ def _setup():
     from . import model as model_mod
     gc.collect()
     model = model_mod.load(m.get("path", "/model.tem"))
-    from . import learner as learner_mod
-    gc.collect()
-    learner = learner_mod.Learner(model, app.get("store", "/learned"), k=app.get("k", 3),
-                                  capacity=app.get("capacity", 60), max_classes=app.get("max_classes", 8),
-                                  max_per_class=app.get("max_per_class", 10))
     channels = m.get("channels", 1)
     length = m.get("length", model.in_dim // channels)
     if length * channels != model.in_dim:
@@ -64,6 +59,12 @@ def _setup():
     _n = c.get("sample_rate_hz", 50) * app.get("window_ms", 2000) // 1000
     _raw = array.array("h", bytes(2 * _n * channels))
     _x = bytearray(model.in_dim)
+    from . import learner as learner_mod
+    gc.collect()
+    learner = learner_mod.Learner(model, app.get("store", "/learned"), k=app.get("k", 3),
+                                  capacity=app.get("capacity", 60), max_classes=app.get("max_classes", 8),
+                                  max_per_class=app.get("max_per_class", 10))
+    gc.collect()  # the learner's start-up code is dropped after use: free it before the sensor's
     from . import sensors
     sensor = sensors.from_profile(PROFILE)
     if sensor.channels != channels:
@@ -163,6 +164,7 @@ def enroll(label, n=3, countdown=3, trigger=None):
         what = learner.enroll(label, embedding=emb)
         print("  %s" % what)
     _separation(label, emb)
+    gc.collect()  # leave the heap in one piece for the next REPL line (its compiler needs ~1 KB)
 
 
 def _separation(label, emb):
@@ -323,12 +325,14 @@ def forget(label):
 
 
 def undo():
-    """Undo the last change (one step: the previous stored generation)."""
+    """Undo the last change to what is learned (one step; a second undo is refused)."""
     global _det
     _setup()
-    learner.rollback()
     _det = None
+    gc.collect()  # undo's code is loaded now (tinyenroll.rails): give it the heap in one piece
+    learner.rollback()
     labels()
+    gc.collect()
 
 
 def freeze():

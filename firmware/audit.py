@@ -14,6 +14,7 @@ class AuditLog:
     def __init__(self, path, max_bytes=4096):
         self.path = path
         self.max_bytes = max_bytes
+        self.cut = False  # set at start (rails.last_generation) if the last line has no end
 
     def _size(self):
         try:
@@ -28,33 +29,11 @@ class AuditLog:
     def write_entry(self, generation, text, kind="gen"):
         self._append("%d %s=%d %s\n" % (int(time.time()), kind, generation, text.replace("\n", " ")))
 
-    def last_generation(self):
-        """The generation of the last commit entry ("gen=G"), or -1 if there is none."""
-        last = -1
-        for path in (self.path + ".1", self.path):
-            try:
-                with open(path) as f:
-                    for line in f:
-                        i = line.find(" gen=")
-                        if i < 0 or " " in line[:i]:
-                            continue
-                        j = line.find(" ", i + 5)
-                        try:
-                            last = int(line[i + 5:j if j > 0 else len(line)])
-                        except ValueError:
-                            pass  # a line cut short by a power cut
-            except OSError:
-                pass
-        return last
-
     def _append(self, line):
         size = self._size()
-        if size:
-            # a line cut short by a power cut: start on a line of our own
-            with open(self.path, "rb") as f:
-                f.seek(size - 1)
-                if f.read(1) != b"\n":
-                    line = "\n" + line
+        if self.cut:
+            line = "\n" + line     # the last line was cut short by a power cut: start a new one
+            self.cut = False
         if size + len(line) > self.max_bytes:
             old = self.path + ".1"
             try:
@@ -67,15 +46,3 @@ class AuditLog:
                 pass
         with open(self.path, "a") as f:
             f.write(line)
-
-    def lines(self):
-        """Every kept entry, oldest first."""
-        out = []
-        for path in (self.path + ".1", self.path):
-            try:
-                with open(path) as f:
-                    for line in f:
-                        out.append(line.rstrip("\n"))
-            except OSError:
-                pass
-        return out

@@ -3,7 +3,8 @@
     TinyError     base of them all (a ValueError, so `except ValueError` still catches them)
     InputError    a bad argument: wrong type, size, range, an unknown or malformed label
     ModelError    a model file is unusable (the message names what is wrong)
-    StoreError    a store file or section is unusable; StoreMismatch: learned with another model
+    StoreError    a store file or section is unusable (also: learned with another model, which
+                  is refused, never discarded)
     Refused       a guard rail refused a change to what is learned; nothing changed.
                   Frozen: learning is frozen; StoreFull: a cap is reached; the behaviour
                   gate's refusals (a canary would change) and blocked labels are Refused itself
@@ -27,10 +28,6 @@ class ModelError(TinyError):
 
 class StoreError(TinyError):
     """A store file is unusable; the message says which file and why."""
-
-
-class StoreMismatch(StoreError):
-    """The store was learned with another model (or embedding size): not silently discarded."""
 
 
 class Refused(TinyError):

@@ -98,7 +98,7 @@ class Gate:
             self.new_class()
         msg = self.after_auto(label)
         if msg:
-            L._restore()
+            L._start(False)
             L._refused(Refused("auto-enrollment of %r: %s" % (label, msg)), why)
         L._change("auto-enroll %s: %s" % (label, what), why, lambda: self.record_auto(label, t))
         return what

@@ -23,7 +23,7 @@ import struct
 import binascii
 import os
 
-from .errors import StoreError, StoreMismatch  # noqa: F401  (re-exported)
+from .errors import StoreError  # noqa: F401  (re-exported)
 
 MAGIC = b"TNYS"
 VERSION = 1
@@ -165,10 +165,12 @@ class Store:
             if f.readinto(mv[:4]) != 4 or struct.unpack_from("<I", buf, 0)[0] != crc & 0xFFFFFFFF:
                 raise StoreError("%s: CRC mismatch (corrupt or cut short)" % path)
             if crc_model != self.model_crc:
-                raise StoreMismatch("%s: learned with another model (model CRC %08x, this model %08x)"
+                self.mismatch = True
+                raise StoreError("%s: learned with another model (model CRC %08x, this model %08x)"
                                     % (path, crc_model, self.model_crc))
             if dim != self.dim:
-                raise StoreMismatch("%s: embedding size %d, this model gives %d" % (path, dim, self.dim))
+                self.mismatch = True
+                raise StoreError("%s: embedding size %d, this model gives %d" % (path, dim, self.dim))
             index = {}
             off = HEAD_SIZE
             while off < size - 4:
@@ -214,12 +216,12 @@ class Store:
         for gen, which in found:
             if gen < 0 or (below is not None and below <= gen):
                 continue
+            self.mismatch = False
             try:
                 return which, self.check(which)
-            except StoreMismatch:
-                if which == "cur":
-                    raise
             except (StoreError, OSError) as e:
+                if self.mismatch and which == "cur":
+                    raise  # learned with another model: refused, not discarded
                 if which != "tmp":
                     self.problems.append(str(e))
         return None, None

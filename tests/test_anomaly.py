@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from host_tools.board import mpy
 from host_tools.evaluate import anomaly_eval
 from host_tools.oracle import anomaly_ref
-from tinyenroll import anomaly, kernels, learner
+from tinyenroll import anomaly, errors, kernels, learner
 
 CASES = int(os.environ.get("TINYENROLL_ANOMALY_CASES", "400"))
 
@@ -196,9 +196,9 @@ def test_frozen_refuses_learning_and_stops_drift():
     d, rows = _learned(guard=g, adapt_every=1)
     g.frozen = True
     seen = d.seen
-    with pytest.raises(anomaly.Frozen):
+    with pytest.raises(errors.Frozen):
         d.learn(rows[0].tobytes())
-    with pytest.raises(anomaly.Frozen):
+    with pytest.raises(errors.Frozen):
         d.finish()
     assert d.seen == seen and d.phase == anomaly.LEARNING
     g.frozen = False
@@ -209,7 +209,7 @@ def test_frozen_refuses_learning_and_stops_drift():
         d.check(v.tobytes())
     assert bytes(d.rows) == before and d.adapted == 0
     d.frozen, g.frozen = True, False
-    with pytest.raises(anomaly.Frozen):
+    with pytest.raises(errors.Frozen):
         d.learn(rows[0].tobytes())
 
 
@@ -298,13 +298,13 @@ def test_saved_with_the_learner_under_its_guard_rails(tmp_path):
     # frozen: learning and saving refused, nothing written
     L2.freeze()
     before = L2.store.generation
-    with pytest.raises(anomaly.Frozen):
+    with pytest.raises(errors.Frozen):
         e.save(L2)
-    with pytest.raises(anomaly.Frozen):
+    with pytest.raises(errors.Frozen):
         e.reset()
-    with pytest.raises(anomaly.Frozen):
+    with pytest.raises(errors.Frozen):
         e.learn(rows[0].tobytes())
-    with pytest.raises(anomaly.Frozen):
+    with pytest.raises(errors.Frozen):
         L2.rollback()
     assert L2.store.generation == before
     # undo and factory reset act on it like on everything else learned: undo takes back the

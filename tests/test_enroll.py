@@ -172,7 +172,7 @@ def test_block_freeze_rollback_reset_and_audit(tmp_path):
 def test_store_from_another_model_is_a_clear_error(tmp_path):
     L = fresh(tmp_path)
     L.enroll("a", embedding=bytes(DIM))
-    with pytest.raises(learner.StoreMismatch, match="embedding size 8, this model gives 16"):
+    with pytest.raises(learner.StoreError, match="embedding size 8, this model gives 16"):
         learner.Learner(None, str(tmp_path / "st"), dim=16)
     assert fresh(tmp_path).labels() == [("a", 1)]
 
@@ -213,7 +213,7 @@ def test_enroll_from_windows_through_the_model(tmp_path):
         assert L.classify(window=x.tobytes()) == want
     with pytest.raises(ValueError, match="23 values, the model takes 24"):
         L.enroll("a", window=bytes(23))
-    with pytest.raises(learner.StoreMismatch, match="another model"):
+    with pytest.raises(learner.StoreError, match="another model"):
         learner.Learner(None, str(tmp_path / "st"), dim=DIM)
 
 
