@@ -1,6 +1,7 @@
 """tinyenroll: on-device learning without backpropagation for MicroPython boards.
 
-Modules, each with one job (imports point down this list's layers: ints <- kernels* <- the rest):
+Modules, each with one job (imports point down this list's layers: errors <- ints <- kernels* <- the rest):
+  errors         the one error vocabulary (TinyError: InputError, ModelError, StoreError, Refused, Frozen, ...)
   ints           isqrt, int8 sign extension, the int8 input check, the bounded top-k step
   kernels        the integer arithmetic (dense, conv1d, pools, l2norm, sqdist, class_topk), backend selection
   kernels_ulab   the ulab backend (boards with ulab built in)
@@ -11,9 +12,12 @@ Modules, each with one job (imports point down this list's layers: ints <- kerne
   enroll         k-NN / prototype classes over int8 embeddings, calibrated "unknown" threshold
   store          power-loss-safe generations of learned state
   audit          bounded audit log on flash
-  learner        enrollment + store + guard rails (freeze, block-list, caps, rollback, reset)
+  learner        enrollment + store + guard rails (freeze, block-list, caps, undo, reset)
+  rails          the learner's start-up load (dropped after use) and rare calls (undo, reset, protect, ...)
+  gate           the behaviour gate: canaries every change must keep, caps on automatic learning
   features       raw feature vectors from sample windows, for the detector without a model
   anomaly        learn "normal", score windows, calibrated threshold (the detector)
+  anomaly_io     the detector's state on flash and its drift canaries (imported when used)
   selflabel      labels without a person: temporal consistency, near-miss-then-detection
   stream         sensor windows to the host as numbered, CRC-checked frames
   app            the maker's REPL: enroll, classify, live, learn_normal, watch, undo, help

@@ -32,18 +32,27 @@ The rule (host_tools/oracle/anomaly_ref.py is an independent numpy copy, the tes
 Raw features without a model (the detector's raw=True input) come from features.py.
 Guard rails: set `frozen`, or pass as `guard` the object that holds the board's freeze switch
 (anything with a `frozen` attribute, read at every call, normally the learner.Learner); then
-learn()/finish()/save() raise FrozenError and drift adaptation stops. reset() forgets
-everything learned here; Learner.reset() (factory reset) drops the saved section too.
+learn()/finish()/reset()/save() raise errors.Frozen (the learner's own) and drift adaptation
+stops. reset() forgets everything learned here; Learner.reset() (factory reset) drops the saved
+section too.
+Behaviour gate for drift: protect(vec, flagged) keeps up to MAX_CANARIES int8 windows with the
+answer they must keep; a drift step after which any of them would be answered otherwise is
+undone (counted in gate_refused), so adaptation can never teach the detector to accept a
+protected fault signature (nor to flag a protected normal window).
+Persisted integers are bounded: the threshold is kept at most 2**31-1 (every score is below
+16 * 256 * 255**2 < 2**29, so a larger threshold flags exactly the same windows), the count of
+learning windows stops at 2**31-1 (learn() is refused after it), and from_bytes() checks every
+field (StoreError naming it). Bad arguments raise errors.InputError.
 to_bytes()/from_bytes() carry the whole state, CRC-checked; save(learner)/load(learner) keep
 it as section b"ANOM" of the learner's power-loss-safe store, so it shares its generations,
-rollback and audit log.
+rollback and audit log. Persistence and the drift canaries are in anomaly_io.py, imported only
+when used.
 """
 import array
 import struct
-import binascii
 
 from . import kernels
-from .ints import check_int8, s8
+from .ints import check_int8, err, s8
 
 PRNG_M = 1073741789
 PRNG_A = 40003
@@ -57,7 +66,10 @@ BIG = 0x3FFFFFFF    # above any distance (< 2**24); the largest small int on a b
 
 TAG = b"ANOM"
 MAGIC = b"TEAD"
-VERSION = 1
+VERSION = 2                     # 2 adds the canaries after the rows; version 1 still loads
+MAX_THRESHOLD = 2 ** 31 - 1
+MAX_SEEN = 2 ** 31 - 1
+MAX_CANARIES = 4
 _HEAD = "<4sBBHHHBBHHHHiiii"  # see to_bytes
 _HEAD_SIZE = struct.calcsize(_HEAD)
 
@@ -65,8 +77,9 @@ LEARNING = 0
 READY = 1
 
 
-class FrozenError(Exception):
-    pass
+def _io():
+    from . import anomaly_io
+    return anomaly_io
 
 
 def prng_next(x):
@@ -83,20 +96,20 @@ class Detector:
     def __init__(self, dim, capacity=128, k=2, quantile=(1, 1), margin=(1, 1), seed=1,
                  raw=False, adapt_every=0, guard=None):
         if not isinstance(dim, int) or dim < 1 or dim > kernels.MAX_DIST_DIM:
-            raise ValueError("dim must be an int in 1..%d, got %r" % (kernels.MAX_DIST_DIM, dim))
+            raise err("InputError", "dim must be an int in 1..%d, got %r" % (kernels.MAX_DIST_DIM, dim))
         kernels.check_dist_dim(dim)  # distances exact in ulab's float32 dot
         if not isinstance(k, int) or k < 1 or k > 16:
-            raise ValueError("k must be an int in 1..16, got %r" % (k,))
+            raise err("InputError", "k must be an int in 1..16, got %r" % (k,))
         if not isinstance(capacity, int) or capacity <= k or capacity > 4096:
-            raise ValueError("capacity must be an int in %d..4096, got %r" % (k + 1, capacity))
+            raise err("InputError", "capacity must be an int in %d..4096, got %r" % (k + 1, capacity))
         qn, qd = quantile
         mn, md = margin
         if not (0 <= qn <= qd and qd >= 1 and qd < 65536):
-            raise ValueError("quantile must be (num, den) with 0 <= num <= den < 65536")
+            raise err("InputError", "quantile must be (num, den) with 0 <= num <= den < 65536")
         if not (1 <= mn <= 64 and 1 <= md <= 64):
-            raise ValueError("margin must be (num, den) with both in 1..64")
+            raise err("InputError", "margin must be (num, den) with both in 1..64")
         if adapt_every < 0 or adapt_every > 65535:
-            raise ValueError("adapt_every must be in 0..65535")
+            raise err("InputError", "adapt_every must be in 0..65535")
         self.dim = dim
         self.capacity = capacity
         self.k = k
@@ -117,16 +130,23 @@ class Detector:
         self.center = array.array("i", [0] * dim) if self.raw else None
         self.shift = bytearray(dim) if self.raw else None
         self._rawrows = None
-        self.reset()
+        self.c_rows = None      # drift canaries' rows, allocated by the first protect()
+        self.c_flag = []
+        self.gate_refused = 0
+        self._clear()
 
     # ------------------------------------------------------------ guard rails
 
     def _check_unfrozen(self, what):
         if self._frozen_now():
-            raise FrozenError("anomaly detector is frozen: %s refused" % what)
+            raise err("Frozen", "anomaly detector is frozen: %s refused (unfreeze first)" % what)
 
     def reset(self):
         """Forget everything learned: back to an empty learning phase (same settings)."""
+        self._check_unfrozen("reset")
+        self._clear()
+
+    def _clear(self):
         x = self._seed % PRNG_M
         self.state = x if x else 1
         self.seen = 0
@@ -144,22 +164,28 @@ class Detector:
         return self.state
 
     def _check_vec(self, vec):
-        # an int8 embedding, or (raw=True) dim ints with |x| < 2**29; ValueError otherwise
+        # an int8 embedding, or (raw=True) dim ints with |x| < 2**29; InputError otherwise
         if not self.raw:
-            check_int8(vec, self.dim, "embedding", "detector expects", ValueError)
+            check_int8(vec, self.dim, "embedding", "detector expects")
             return
-        if len(vec) != self.dim:
-            raise ValueError("vector has %d values, detector expects %d" % (len(vec), self.dim))
+        try:
+            n = len(vec)
+        except TypeError:
+            raise err("InputError", "vector must be a sequence of %d ints, got %s" % (self.dim, type(vec).__name__))
+        if n != self.dim:
+            raise err("InputError", "vector has %d values, detector expects %d" % (n, self.dim))
         for i in range(self.dim):
             v = vec[i]
             if not isinstance(v, int) or v >= RAW_LIMIT or v <= -RAW_LIMIT:
-                raise ValueError("raw feature %d = %r is not an int with |x| < 2**29" % (i, v))
+                raise err("InputError", "raw feature %d = %r is not an int with |x| < 2**29" % (i, v))
 
     def learn(self, vec):
         """Take one normal window (raw ints when raw=True, else int8 bytes) into the reservoir."""
         self._check_unfrozen("learn")
         if self.phase != LEARNING:
-            raise ValueError("learning phase is over: reset() to learn again")
+            raise err("InputError", "learning phase is over: reset() to learn again")
+        if self.seen >= MAX_SEEN:
+            raise err("InputError", "the learning phase has taken 2**31-1 windows: finish() it")
         self._check_vec(vec)
         dim = self.dim
         t = self.seen
@@ -186,10 +212,10 @@ class Detector:
         """End the learning phase: fit the quantiser (raw), compute norms and the threshold."""
         self._check_unfrozen("finish")
         if self.phase != LEARNING:
-            raise ValueError("learning phase is already over")
+            raise err("InputError", "learning phase is already over")
         n = self.count
         if n <= self.k:
-            raise ValueError("need more than k=%d normal windows, have %d" % (self.k, n))
+            raise err("InputError", "need more than k=%d normal windows, have %d" % (self.k, n))
         dim = self.dim
         if self.raw:
             self._fit_quantiser(n)
@@ -200,7 +226,7 @@ class Detector:
             self._rawrows = None
         for s in range(n):
             self.norms[s] = kernels.sumsq(memoryview(self.rows)[s * dim:(s + 1) * dim], dim)
-        self.threshold = self._calibrate(n)
+        self.threshold = min(self._calibrate(n), MAX_THRESHOLD)
         self.phase = READY
 
     def _fit_quantiser(self, n):
@@ -311,7 +337,7 @@ class Detector:
     def score(self, vec):
         """Sum of squared distances of vec to its k nearest normal rows (an int)."""
         if self.phase != READY:
-            raise ValueError("detector is still learning: call finish() first")
+            raise err("InputError", "detector is still learning: call finish() first")
         q = self.to_int8(vec)
         b = kernels.ANOMALY
         qn = b.sumsq(q, self.dim)
@@ -331,73 +357,49 @@ class Detector:
                 self.candidates = 0
                 # the k-th nearest stored row moves to this window: the set follows a slow drift
                 # (the k rows the score uses travel with it) and keeps covering other normal modes
-                j = self._kth_index()
-                base = j * self.dim
-                self.rows[base:base + self.dim] = self._q
-                self.norms[j] = kernels.sumsq(self._q, self.dim)
-                self.adapted += 1
+                self._adapt(self._kth_index())
         return s, flagged
+
+    def _adapt(self, j):
+        # row j becomes the query self._q, unless that changes a canary's answer (then undone)
+        dim = self.dim
+        base = j * dim
+        old = bytes(self.rows[base:base + dim])
+        old_norm = self.norms[j]
+        self.rows[base:base + dim] = self._q
+        self.norms[j] = kernels.sumsq(self._q, dim)
+        if self.c_flag and not _io().canaries_hold(self):
+            self.rows[base:base + dim] = old
+            self.norms[j] = old_norm
+            self.gate_refused += 1
+            return
+        self.adapted += 1
+
+    def protect(self, vec, flagged):
+        """A canary for drift adaptation: vec must keep being answered `flagged` (True: an anomaly,
+        e.g. a known fault; False: normal). Refused unless that is its answer now; at most
+        MAX_CANARIES. Kept by to_bytes()/save(). Allowed while frozen (it only restricts)."""
+        from . import anomaly_io
+        anomaly_io.protect(self, vec, flagged)
 
     def _frozen_now(self):
         return self.frozen or (self.guard is not None and bool(getattr(self.guard, "frozen", False)))
 
     # ------------------------------------------------------------ persistence
 
+    # ------------------------------------------------------------ persistence (anomaly_io.py)
+
     def to_bytes(self):
-        """The detector's state (settings, quantiser, normal rows, threshold) with a CRC32."""
-        if self.phase != READY:
-            raise ValueError("only a finished detector can be saved")
-        head = struct.pack(_HEAD, MAGIC, VERSION, (1 if self.raw else 0) | (self.k << 1),
-                           self.dim, self.capacity, self.count,
-                           0, 0, self.quantile[0], self.quantile[1], self.margin[0] | (self.margin[1] << 8),
-                           self.adapt_every, self.threshold, self.state, self.seen, self.candidates)
-        parts = [head]
-        if self.raw:
-            parts.append(struct.pack("<%di" % self.dim, *self.center))
-            parts.append(bytes(self.shift))
-        parts.append(bytes(memoryview(self.rows)[:self.count * self.dim]))
-        body = b"".join(parts)
-        return body + struct.pack("<I", binascii.crc32(body) & 0xFFFFFFFF)
+        """The detector's state (settings, quantiser, normal rows, threshold, canaries) with a CRC32."""
+        from . import anomaly_io
+        return anomaly_io.to_bytes(self)
 
     @classmethod
     def from_bytes(cls, data, guard=None, seed=1):
-        """A READY detector from to_bytes() output; ValueError naming what is wrong otherwise."""
-        if len(data) < _HEAD_SIZE + 4:
-            raise ValueError("anomaly state truncated: %d bytes" % len(data))
-        body = memoryview(data)[:len(data) - 4]
-        crc = struct.unpack("<I", bytes(memoryview(data)[len(data) - 4:]))[0]
-        if binascii.crc32(body) & 0xFFFFFFFF != crc:
-            raise ValueError("anomaly state CRC mismatch")
-        (magic, version, flags, dim, capacity, count, _a, _b, qn, qd, marg, adapt, thr, state,
-         seen, cand) = struct.unpack(_HEAD, bytes(body[:_HEAD_SIZE]))
-        if magic != MAGIC:
-            raise ValueError("not an anomaly state (bad magic)")
-        if version != VERSION:
-            raise ValueError("anomaly state version %d unsupported" % version)
-        raw = flags & 1
-        need = _HEAD_SIZE + (5 * dim if raw else 0) + count * dim
-        if len(body) != need:
-            raise ValueError("anomaly state size %d, expected %d" % (len(body), need))
-        d = cls(dim, capacity, flags >> 1, (qn, qd), (marg & 0xFF, marg >> 8), seed, raw, adapt, guard)
-        if count <= d.k or count > capacity or thr < 1:
-            raise ValueError("anomaly state inconsistent (count %d, threshold %d)" % (count, thr))
-        off = _HEAD_SIZE
-        if raw:
-            for f in range(dim):
-                d.center[f] = struct.unpack_from("<i", body, off + 4 * f)[0]
-            off += 4 * dim
-            d.shift = bytearray(body[off:off + dim])
-            off += dim
-        d.rows[:count * dim] = body[off:off + count * dim]
-        d.count = count
-        for s in range(count):
-            d.norms[s] = kernels.sumsq(memoryview(d.rows)[s * dim:(s + 1) * dim], dim)
-        d.threshold = thr
-        d.state = state
-        d.seen = seen
-        d.candidates = cand
-        d.phase = READY
-        return d
+        """A READY detector from to_bytes() output (version 1 or 2); StoreError naming what is
+        wrong otherwise (every field is checked: struct.pack on MicroPython wraps silently)."""
+        from . import anomaly_io
+        return anomaly_io.from_bytes(cls, data, guard, seed)
 
     def save(self, learner, why="user"):
         """Keep this state as section TAG of the learner's store (learner.Learner.set_extra): a new

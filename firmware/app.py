@@ -14,6 +14,8 @@ import gc
 import json
 import time
 
+from .errors import InputError
+
 PROFILE = "/board.json"
 HELP = """tinyenroll.app - learn from the sensor at the REPL (import tinyenroll.app as te)
   te.enroll(label, n=3)   record n takes after a countdown and learn them as `label`
@@ -53,23 +55,24 @@ def _setup():
     from . import model as model_mod
     gc.collect()
     model = model_mod.load(m.get("path", "/model.tem"))
+    channels = m.get("channels", 1)
+    length = m.get("length", model.in_dim // channels)
+    if length * channels != model.in_dim:
+        raise InputError("the model takes %d values, %d channels x %d points is %d"
+                         % (model.in_dim, channels, length, length * channels))
+    _n = c.get("sample_rate_hz", 50) * app.get("window_ms", 2000) // 1000
+    _raw = array.array("h", bytes(2 * _n * channels))
+    _x = bytearray(model.in_dim)
     from . import learner as learner_mod
     gc.collect()
     learner = learner_mod.Learner(model, app.get("store", "/learned"), k=app.get("k", 3),
                                   capacity=app.get("capacity", 60), max_classes=app.get("max_classes", 8),
                                   max_per_class=app.get("max_per_class", 10))
-    channels = m.get("channels", 1)
-    length = m.get("length", model.in_dim // channels)
-    if length * channels != model.in_dim:
-        raise ValueError("the model takes %d values, %d channels x %d points is %d"
-                         % (model.in_dim, channels, length, length * channels))
-    _n = c.get("sample_rate_hz", 50) * app.get("window_ms", 2000) // 1000
-    _raw = array.array("h", bytes(2 * _n * channels))
-    _x = bytearray(model.in_dim)
+    gc.collect()  # the learner's start-up code is dropped after use: free it before the sensor's
     from . import sensors
     sensor = sensors.from_profile(PROFILE)
     if sensor.channels != channels:
-        raise ValueError("the model takes %d channels, the sensor gives %d" % (channels, sensor.channels))
+        raise InputError("the model takes %d channels, the sensor gives %d" % (channels, sensor.channels))
     _n = sensor.rate_hz * app.get("window_ms", 2000) // 1000
     if len(_raw) < _n * channels:
         _raw = array.array("h", bytes(2 * _n * channels))
@@ -167,6 +170,7 @@ def enroll(label, n=3, countdown=3, trigger=None):
         what = learner.enroll(label, embedding=emb)
         print("  %s" % what)
     _separation(label, emb)
+    gc.collect()  # leave the heap in one piece for the next REPL line (its compiler needs ~1 KB)
 
 
 def _separation(label, emb):
@@ -327,12 +331,14 @@ def forget(label):
 
 
 def undo():
-    """Undo the last change (one step: the previous stored generation)."""
+    """Undo the last change to what is learned (one step; a second undo is refused)."""
     global _det
     _setup()
-    learner.rollback()
     _det = None
+    gc.collect()  # undo's code is loaded now (tinyenroll.rails): give it the heap in one piece
+    learner.rollback()
     labels()
+    gc.collect()
 
 
 def freeze():

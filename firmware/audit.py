@@ -1,5 +1,8 @@
 """A small audit log on flash: one line per change (when, generation, what, why), bounded in size.
 
+    T gen=G what why=W     a commit: the store is at generation G (also fallbacks and recoveries)
+    T at=G what why=W      not a commit (a refusal), written while the store was at generation G
+
 Lines are appended to PATH; when PATH would pass max_bytes it becomes PATH.1 (the older half is
 dropped), so the log never takes more than about 2 * max_bytes of flash.
 """
@@ -11,6 +14,7 @@ class AuditLog:
     def __init__(self, path, max_bytes=4096):
         self.path = path
         self.max_bytes = max_bytes
+        self.cut = False  # set at start (rails.last_generation) if the last line has no end
 
     def _size(self):
         try:
@@ -18,11 +22,19 @@ class AuditLog:
         except OSError:
             return 0
 
-    def write(self, generation, what, why="user"):
-        """Append one entry; `what` and `why` are short texts (newlines are replaced)."""
-        line = "%d gen=%d %s why=%s\n" % (int(time.time()), generation,
-                                          str(what).replace("\n", " "), str(why).replace("\n", " "))
-        if self._size() + len(line) > self.max_bytes:
+    def write(self, generation, what, why="user", kind="gen"):
+        """Append one entry: a commit ("gen=G"), or kind="at" for one that is not (a refusal)."""
+        self.write_entry(generation, "%s why=%s" % (what, why), kind)
+
+    def write_entry(self, generation, text, kind="gen"):
+        self._append("%d %s=%d %s\n" % (int(time.time()), kind, generation, text.replace("\n", " ")))
+
+    def _append(self, line):
+        size = self._size()
+        if self.cut:
+            line = "\n" + line     # the last line was cut short by a power cut: start a new one
+            self.cut = False
+        if size + len(line) > self.max_bytes:
             old = self.path + ".1"
             try:
                 os.remove(old)
@@ -34,15 +46,3 @@ class AuditLog:
                 pass
         with open(self.path, "a") as f:
             f.write(line)
-
-    def lines(self):
-        """Every kept entry, oldest first."""
-        out = []
-        for path in (self.path + ".1", self.path):
-            try:
-                with open(path) as f:
-                    for line in f:
-                        out.append(line.rstrip("\n"))
-            except OSError:
-                pass
-        return out

@@ -22,42 +22,44 @@ Memory: dim + 5 bytes per example (row, label index, norm) plus a 4-byte scratch
 import array
 
 from . import kernels
+from .errors import InputError, StoreFull
 from .ints import check_int8, s8
 
 MAX_LABEL = 16
-
-
-class EnrollError(ValueError):
-    """A learning request was refused; the state is unchanged and the message says why."""
-
-
-class StoreFull(EnrollError):
-    """No room for another class or example under the configured caps."""
+MAX_CAPACITY = 65535        # examples: the store keeps the count as a uint16
+MAX_THRESHOLD = 2 ** 31 - 1  # a manual threshold is kept as an int32
 
 
 def check_label(label):
+    """label, if it is a str of 1..MAX_LABEL bytes without control characters; else InputError."""
     if not isinstance(label, str):
-        raise TypeError("label must be a str, got %s" % type(label).__name__)
+        raise InputError("label must be a str, got %s" % type(label).__name__)
     if not label or len(label.encode()) > MAX_LABEL:
-        raise EnrollError("label must be 1..%d bytes, got %d" % (MAX_LABEL, len(label.encode())))
+        raise InputError("label must be 1..%d bytes, got %d" % (MAX_LABEL, len(label.encode())))
     for c in label:
         if c < " " or c == "\x7f":
-            raise EnrollError("label %r has a control character" % (label,))
+            raise InputError("label %r has a control character" % (label,))
     return label
+
+
+def _check_int(name, v, lo, hi):
+    if not isinstance(v, int) or isinstance(v, bool) or v < lo or v > hi:
+        raise InputError("%s must be an int in %d..%d, got %r" % (name, lo, hi, v))
 
 
 class Enroller:
     def __init__(self, dim, k=3, mode="knn", capacity=200, max_classes=16, max_per_class=20,
                  policy="replace"):
+        _check_int("embedding size", dim, 1, kernels.MAX_DIST_DIM)
         kernels.check_dist_dim(dim)  # every distance an integer below 2**24: exact in ulab's float32 dot
         if mode not in ("knn", "prototype"):
-            raise ValueError("mode must be 'knn' or 'prototype'")
+            raise InputError("mode must be 'knn' or 'prototype'")
         if policy not in ("replace", "refuse"):
-            raise ValueError("policy must be 'replace' or 'refuse'")
-        if k > 32:
-            raise ValueError("k is at most 32")
-        if k < 1 or capacity < 1 or max_classes < 1 or max_per_class < 1:
-            raise ValueError("k and the caps must be at least 1")
+            raise InputError("policy must be 'replace' or 'refuse'")
+        _check_int("k", k, 1, 32)
+        _check_int("capacity", capacity, 1, MAX_CAPACITY)
+        _check_int("max_classes", max_classes, 1, 255)
+        _check_int("max_per_class", max_per_class, 1, MAX_CAPACITY)
         self.dim = dim
         self.k = k
         self.mode = mode
@@ -83,6 +85,7 @@ class Enroller:
         self._source = "default"
         self._dirty = True
         self.nearest = None
+        self.changed = False
 
     # -- what is stored ----------------------------------------------------------------------
     def counts(self):
@@ -114,8 +117,10 @@ class Enroller:
                 raise StoreFull("store full (%d examples)" % self.capacity)
 
     def add(self, label, emb):
-        """Store one example; returns a short text of what was done (e.g. what it replaced)."""
+        """Store one example; returns a short text of what was done (e.g. what it replaced).
+        self.changed says whether anything changed (policy "replace" may keep the old examples)."""
         self.check_add(label, emb)
+        self.changed = True
         if label not in self.labels:
             self.labels.append(label)
         c = self.labels.index(label)
@@ -125,6 +130,7 @@ class Enroller:
             # one whose nearest same-class neighbour is closest: coverage of the class shrinks least
             victim = self._most_redundant(members, emb)
             if victim is None:
+                self.changed = False
                 return "kept %d examples of %r: the new one was the most redundant" % (len(members), label)
             self._put(victim, c, emb)
             self._dirty = True
@@ -164,9 +170,9 @@ class Enroller:
         return memoryview(self.rows)[i * self.dim:(i + 1) * self.dim]
 
     def remove_label(self, label):
-        """Forget every example of label; EnrollError if it is not enrolled."""
+        """Forget every example of label; InputError if it is not enrolled."""
         if label not in self.labels:
-            raise EnrollError("no enrolled label %r" % (label,))
+            raise InputError("no enrolled label %r" % (label,))
         c = self.labels.index(label)
         d = self.dim
         w = 0
@@ -245,9 +251,9 @@ class Enroller:
 
     # -- calibration ---------------------------------------------------------------------------
     def set_threshold(self, value):
-        """Fix the unknown threshold by hand (an int >= 0), or None to go back to calibration."""
-        if value is not None and (not isinstance(value, int) or value < 0):
-            raise ValueError("threshold must be a non-negative int or None")
+        """Fix the unknown threshold by hand (an int in 0..2**31-1), or None to calibrate it."""
+        if value is not None:
+            _check_int("threshold", value, 0, MAX_THRESHOLD)
         self.manual = value
         self._dirty = True
 

@@ -5,6 +5,7 @@
 The results are anomaly.Detector(..., raw=True) input. Integers only, every division floors;
 host_tools/evaluate/anomaly_eval.py has the numpy twins and the tests compare them bit for bit.
 """
+from .ints import err
 
 
 def band_features(x, n, channels, out):
@@ -17,9 +18,9 @@ def band_features(x, n, channels, out):
     board, CPython and host_tools/evaluate/anomaly_eval.band_features agree exactly.
     """
     if n < 21:
-        raise ValueError("band_features needs at least 21 samples, got %d" % n)
+        raise err("InputError", "band_features needs at least 21 samples, got %d" % n)
     if len(x) < n * channels or len(out) < 5 * channels:
-        raise ValueError("band_features: x needs %d values and out %d" % (n * channels, 5 * channels))
+        raise err("InputError", "band_features: x needs %d values and out %d" % (n * channels, 5 * channels))
     C = channels
     m = n - 20
     for c in range(C):
@@ -73,9 +74,9 @@ def shape_features(x, n, points, out):
     the mean and mean |x - mean| (out needs points + 2 slots); integer floor divisions."""
     b = n // points
     if b < 1:
-        raise ValueError("shape_features: %d samples cannot make %d blocks" % (n, points))
+        raise err("InputError", "shape_features: %d samples cannot make %d blocks" % (n, points))
     if len(x) < n or len(out) < points + 2:
-        raise ValueError("shape_features: x needs %d values and out %d" % (n, points + 2))
+        raise err("InputError", "shape_features: x needs %d values and out %d" % (n, points + 2))
     s = 0
     for t in range(n):
         s += x[t]

@@ -15,21 +15,21 @@
 3. out holds channel 0's points, then channel 1's, ... (channel-major).
 host_tools/learn/train.py has the same rule in numpy; the tests compare them bit for bit.
 """
-from .ints import isqrt
+from .ints import err, isqrt
 
 INPUT_SCALE = 1.0 / 32
 
 
 def prepare(x, n, channels, length, out, groups=1):
     if n < 2 or length < 2:
-        raise ValueError("a window needs at least 2 samples and 2 points, got %d and %d" % (n, length))
+        raise err("InputError", "a window needs at least 2 samples and 2 points, got %d and %d" % (n, length))
     if len(x) < n * channels:
-        raise ValueError("window has %d values, %d samples of %d channels need %d"
+        raise err("InputError", "window has %d values, %d samples of %d channels need %d"
                          % (len(x), n, channels, n * channels))
     if len(out) < length * channels:
-        raise ValueError("out holds %d values, needs %d" % (len(out), length * channels))
+        raise err("InputError", "out holds %d values, needs %d" % (len(out), length * channels))
     if groups < 1 or channels % groups:
-        raise ValueError("%d channels cannot be cut into %d equal groups" % (channels, groups))
+        raise err("InputError", "%d channels cannot be cut into %d equal groups" % (channels, groups))
     per = channels // groups
     if length * per >= 8192:
         raise ValueError("%d points x %d channels per group: the integer maths needs fewer than 8192" % (length, per))

@@ -1,13 +1,21 @@
-"""Integer helpers shared by the kernels and the modules above them (imports nothing of the package).
+"""Integer helpers shared by the kernels and the modules above them (imports only errors).
 
     isqrt(s)                         floor square root, in integers only
     s8(v)                            a byte 0..255 read as int8 (-128..127)
     check_int8(v, n, what, where)    refuse anything but n int8 values (bytes, bytearray,
                                      memoryview or array('b'))
+    err(kind, msg)                   an errors.<kind> to raise, the module imported on demand
     topk_insert(top, base, fill, k, v)  the bounded top-k step: the reference rule of
                                      kernels.class_topk (kernels_viper has its machine-code twin)
 """
 import array
+
+
+def err(kind, msg):
+    """errors.<kind>(msg), to raise: the error module is imported only when an error happens, so
+    a board whose code never errs keeps no RAM for it (ints, frontend, features, anomaly use it)."""
+    from . import errors
+    return getattr(errors, kind)(msg)
 
 
 def isqrt(s):
@@ -44,16 +52,16 @@ def topk_insert(top, base, fill, k, v):
     return fill
 
 
-def check_int8(v, n, what, where, error=TypeError):
+def check_int8(v, n, what, where):
     """Raise unless v holds n int8 values: bytes, bytearray, memoryview or array('b').
 
-    A wrong type raises `error` ("<what> must be int8 (...), got <type>"), a wrong length
-    ValueError ("<what> has <len(v)> values, <where> <n>").
+    Both a wrong type ("<what> must be int8 (...), got <type>") and a wrong length ("<what> has
+    <len(v)> values, <where> <n>") raise errors.InputError.
     """
     if not isinstance(v, (bytes, bytearray, memoryview)):
         # MicroPython's array has no .typecode; its repr (and CPython's) starts with array('b'
         if not (isinstance(v, array.array) and repr(v)[7] == "b"):
-            raise error("%s must be int8 (bytes, bytearray, memoryview or array('b')), got %s"
+            raise err("InputError", "%s must be int8 (bytes, bytearray, memoryview or array('b')), got %s"
                         % (what, type(v).__name__))
     if len(v) != n:
-        raise ValueError("%s has %d values, %s %d" % (what, len(v), where, n))
+        raise err("InputError", "%s has %d values, %s %d" % (what, len(v), where, n))

@@ -4,47 +4,76 @@
     L = Learner(m, "/learned")               # loads the newest good generation, if any
     L.enroll("wave", window)                 # or embedding=emb
     label, score, margin = L.classify(window)
-    L.forget("wave"); L.labels(); L.freeze(); L.block("alarm"); L.rollback(); L.reset()
+    L.forget("wave"); L.labels(); L.freeze(); L.block("alarm"); L.undo(); L.reset()
+    L.protect("wave", window)                # a canary: no later change may alter its answer
 
-Guard rails: the factory model file is only ever read; every change is a new store generation
-(the one before is kept for rollback) and a line in the audit log; while frozen, every learning
-call raises Frozen; blocked labels are answered as unknown. A refused call changes nothing, in
-memory or on flash. Without a model, Learner(None, prefix, dim=D) works on raw int8 vectors.
+The guard rails' contract (frozen, block-list, one-step undo, the behaviour gate, the audit
+log and its recovery after a power cut) is README's table "Guard rails", one row per call.
+Without a model, Learner(None, prefix, dim=D) works on raw int8 vectors. The start-up load and
+the rare calls (undo/rollback, reset, protect, unprotect, canaries, auto_enroll) live in rails.py,
+imported when needed (start-up code is dropped again), so a board keeps RAM for them only then.
 """
+import gc
 import struct
+import sys
 
-from . import enroll, kernels
-from .enroll import EnrollError, StoreFull, check_label  # noqa: F401  (re-exported)
-from .store import Image, Store, StoreError, StoreMismatch  # noqa: F401
+from . import enroll
+from .enroll import check_label, _check_int
+from .errors import InputError, Refused, Frozen, StoreError, StoreFull  # noqa: F401
+from .store import Store
 from .audit import AuditLog
 
-
-class Frozen(EnrollError):
-    """Learning is frozen; unfreeze() first."""
+# a commit opens files and builds small buffers: on a board, collect first so they find room in
+# a heap that classification has left in pieces (CPython needs no help, and its collection is slow)
+_COLLECT = sys.implementation.name == "micropython"
+_RARE = ("rollback", "undo", "reset", "protect", "unprotect", "canaries", "auto_enroll", "audit")
 
 
 class Learner:
     def __init__(self, model, prefix, dim=None, k=3, mode="knn", capacity=200, max_classes=16,
-                 max_per_class=20, policy="replace", audit_bytes=4096):
+                 max_per_class=20, policy="replace", audit_bytes=4096, max_canaries=8, gate=(1, 4),
+                 auto_per_hour=10, auto_share=(1, 2), auto_drift=(1, 1)):
+        # the start-up code first, so that when it is dropped it leaves one hole, not many; then
+        # collect, so the buffers below find room next to it (a model was likely just loaded)
+        from . import rails
+        if _COLLECT:
+            gc.collect()
         self.model = model
         if model is not None:
             dim = model.out_dim
             crc = model.crc
         elif dim is None:
-            raise ValueError("give a model, or dim for raw vectors")
+            raise InputError("give a model, or dim for raw vectors")
         else:
             crc = 0
+        _check_int("max_canaries", max_canaries, 0, 255)
         self.knn = enroll.Enroller(dim, k, mode, capacity, max_classes, max_per_class, policy)
         self.store = Store(prefix, crc, dim)
         self.log = AuditLog(prefix + ".log", audit_bytes)
+        self.settings = (max_canaries, gate, auto_per_hour, auto_share, auto_drift)
         self.frozen = False
         self.blocked = []
         self.extra = {}  # sections owned by other parts (e.g. the anomaly detector), kept as bytes
-        self._apply(self.store.load())
-        self.problems = self.store.problems
+        self.gate = None  # gate.Gate, made when canaries or automatic learning first need it
+        self._undo = False
+        self._start(True)
+
+    def _start(self, boot):
+        # load the newest generation, the guard rails and (boot) the audit log's check: code run
+        # once, in rails.py, which is dropped again so its RAM is free for the application
+        from . import rails
+        try:
+            rails.start(self, boot)
+        finally:
+            sys.modules.pop(rails.__name__, None)
+            pkg = sys.modules.get(__name__.rsplit(".", 1)[0])
+            if pkg is not None and "rails" in pkg.__dict__:
+                del pkg.rails
+            if _COLLECT:
+                gc.collect()
 
     # -- state <-> store sections -----------------------------------------------------------
-    def _sections(self):
+    def _sections(self, audl):
         e = self.knn
         d = e.dim
         s = dict(self.extra)
@@ -53,58 +82,38 @@ class Learner:
                       memoryview(e.rows)[:e.count * d])
         s[b"GARD"] = struct.pack("<Bi", 1 if self.frozen else 0,
                                  -1 if e.manual is None else e.manual) + "\n".join(self.blocked).encode()
+        s[b"UNDO"] = b"\x01" if self._undo else b"\x00"
+        s[b"AUDL"] = audl.encode()
+        if self.gate is not None:
+            self.gate.sections(s)
         return s
 
-    def _apply(self, image):
-        # replace the in-memory state by a store generation (checks first, then reads)
-        e = self.knn
-        d = e.dim
-        labels = image.read(b"LABL").decode()
-        labels = labels.split("\n") if labels else []
-        head = bytearray(2)
-        count = 0
-        if b"ROWS" in image:
-            image.readinto(b"ROWS", head)
-            count = struct.unpack("<H", head)[0]
-            if image.size(b"ROWS") != 2 + count * (d + 1):
-                raise StoreError("store rows section has %d bytes, expected %d"
-                                 % (image.size(b"ROWS"), 2 + count * (d + 1)))
-        if count > e.capacity:
-            raise StoreError("store holds %d examples, capacity is %d" % (count, e.capacity))
-        if len(labels) > e.max_classes:
-            raise StoreError("store holds %d classes, the cap is %d" % (len(labels), e.max_classes))
-        gard = image.read(b"GARD", b"\x00\xff\xff\xff\xff")
-        frozen, manual = struct.unpack_from("<Bi", gard, 0)
-        blocked = gard[5:].decode()
-        extra = {}
-        for tag in image.index:
-            if tag not in (b"LABL", b"ROWS", b"GARD"):
-                extra[tag] = image.read(tag)
-        if count:
-            image.readinto(b"ROWS", memoryview(e.lab)[:count], 2)
-            image.readinto(b"ROWS", memoryview(e.rows)[:count * d], 2 + count)
-        e.labels = labels
-        e.count = count
-        for i in range(count):
-            if e.lab[i] >= len(labels):
-                e.count = 0
-                raise StoreError("store row %d has label %d of %d" % (i, e.lab[i], len(labels)))
-            e.norms[i] = kernels.sumsq(e._row(i), d)
-        e.manual = None if manual < 0 else manual
-        e._dirty = True
-        self.frozen = bool(frozen)
-        self.blocked = blocked.split("\n") if blocked else []
-        self.extra = extra
+    def _gate(self):
+        if self.gate is None:
+            from .gate import Gate
+            self.gate = Gate(self.knn, *self.settings)
+        return self.gate
 
-    def _commit(self, what, why, write=None):
+    def _commit(self, what, why, keep_prev=False, write=None):
         # write the new state; if the flash write fails, go back to what is stored
+        if _COLLECT:
+            gc.collect()
+        audl = "%s why=%s" % (str(what).replace("\n", " "), str(why).replace("\n", " "))
         try:
-            gen = (write or self.store.commit)(self._sections())
+            if write is not None:
+                gen = write(self._sections(audl))
+            else:
+                gen = self.store.commit(self._sections(audl), keep_prev)
         except OSError as err:
-            self._apply(self.store.load())
+            self._start(False)
             raise OSError("could not save (%s); the last saved state is back in use" % (err,))
         self.log.write(gen, what, why)
         return gen
+
+    def _refused(self, err, why):
+        # a refusal by the gate or an automatic-learning cap: audited, then raised
+        self.log.write(self.store.generation, "refused: %s" % err, why, "at")
+        raise err
 
     def _learning(self, what):
         if self.frozen:
@@ -112,39 +121,64 @@ class Learner:
 
     def _embed(self, window, embedding):
         if (window is None) == (embedding is None):
-            raise ValueError("give exactly one of window or embedding")
+            raise InputError("give exactly one of window or embedding")
         if window is not None:
             if self.model is None:
-                raise ValueError("no model loaded: pass an embedding (raw int8 vector)")
+                raise InputError("no model loaded: pass an embedding (raw int8 vector)")
             return self.model.embed(window)
         return embedding
 
+    def _change(self, what, why, passed=None):
+        # the in-memory state holds a change to what is learned: gate it, then commit it
+        if self.gate is not None:
+            msg = self.gate.check()
+            if msg:
+                self._start(False)
+                self._refused(Refused("%s refused by the behaviour gate: %s" % (what.split(":")[0], msg)), why)
+        if passed is not None:
+            passed()
+        self._undo = True
+        return self._commit(what, why)
+
     # -- learning -----------------------------------------------------------------------------
     def enroll(self, label, window=None, embedding=None, why="user"):
-        """Store one example of label; returns what was done. Refused while frozen or full."""
+        """Store one example of label; returns what was done. Refused while frozen, for a
+        blocked label, when full, or by the gate; commits nothing if nothing changed."""
         self._learning("enroll")
+        check_label(label)
+        if label in self.blocked:
+            raise Refused("label %r is blocked: unblock it before enrolling it" % (label,))
         emb = self._embed(window, embedding)
+        new = label not in self.knn.labels
         what = self.knn.add(label, emb)
-        self._commit("enroll %s: %s" % (label, what), why)
+        if not self.knn.changed:
+            return what
+        if new and self.gate is not None:
+            self.gate.new_class()
+        self._change("enroll %s: %s" % (label, what), why)
         return what
 
     def forget(self, label, why="user"):
-        """Forget every example of label (EnrollError if it is not enrolled)."""
+        """Forget every example of label (InputError if it is not enrolled)."""
         self._learning("forget")
+        if label in self.knn.labels and self.gate is not None:
+            self.gate.forget_class(self.knn.labels.index(label))
         self.knn.remove_label(label)
-        self._commit("forget %s" % label, why)
+        self._change("forget %s" % label, why)
 
     def set_threshold(self, value, why="user"):
-        """Set the unknown threshold by hand, or None to calibrate it from the examples."""
+        """Set the unknown threshold by hand (0..2**31-1), or None to calibrate it."""
         self._learning("set_threshold")
         self.knn.set_threshold(value)
-        self._commit("threshold %s" % value, why)
+        self._change("threshold %s" % value, why)
 
     def set_extra(self, tag, data, what, why="user"):
         """Save a section owned by another part (4-byte tag) in the same generation scheme."""
         self._learning(what)
+        if len(tag) != 4 or tag in b"LABL ROWS GARD UNDO AUDL CANR AUTO RATE":  # the learner's own
+            raise InputError("section tag %r" % (tag,))
         self.extra[tag] = bytes(data)
-        self._commit(what, why)
+        self._change(what, why)
 
     # -- answers ------------------------------------------------------------------------------
     def classify(self, window=None, embedding=None):
@@ -162,40 +196,35 @@ class Learner:
         """(threshold, how it was set: 'loo', 'inter-class', 'default' or 'manual')."""
         return self.knn.calibration()
 
-    def audit(self):
-        return self.log.lines()
-
     # -- guard rails --------------------------------------------------------------------------
     def freeze(self, why="user"):
         self.frozen = True
-        self._commit("freeze", why)
+        self._commit("freeze", why, True)
 
     def unfreeze(self, why="user"):
         self.frozen = False
-        self._commit("unfreeze", why)
+        self._commit("unfreeze", why, True)
 
     def block(self, label, why="user"):
         """Never answer label (it is classified as unknown) until unblock()."""
         check_label(label)
         if label not in self.blocked:
             self.blocked.append(label)
-            self._commit("block %s" % label, why)
+            self._commit("block %s" % label, why, True)
 
     def unblock(self, label, why="user"):
+        self._learning("unblock")
         if label not in self.blocked:
-            raise EnrollError("label %r is not blocked" % (label,))
+            raise InputError("label %r is not blocked" % (label,))
         self.blocked.remove(label)
-        self._commit("unblock %s" % label, why)
+        self._commit("unblock %s" % label, why, True)
 
-    def rollback(self, why="user"):
-        """Go back to the previous generation (StoreError if there is none)."""
-        self._apply(self.store.previous())
-        self._commit("rollback", why)
-
-    def reset(self, why="user"):
-        """Factory reset: forget every example, threshold and learned section, and the previous
-        generation. The model file is never touched; the guard rails (frozen, block-list) stay."""
-        frozen, blocked = self.frozen, self.blocked
-        self._apply(Image())
-        self.frozen, self.blocked = frozen, blocked
-        self._commit("factory reset", why, self.store.wipe)
+    def __getattr__(self, name):
+        # the rare calls live in rails.py, imported on first use (a board keeps no RAM for them
+        # until then): undo()/rollback(), reset(), protect(), unprotect(), canaries(), auto_enroll(),
+        # audit()
+        if name in _RARE:
+            from . import rails
+            f = getattr(rails, name)
+            return lambda *a, **k: f(self, *a, **k)
+        raise AttributeError(name)

@@ -28,7 +28,7 @@ import array
 import os
 
 from . import kernels
-from .ints import check_int8
+from .ints import check_int8, err
 
 MAGIC = b"TNYE"
 VERSION = 1
@@ -49,10 +49,6 @@ MAX_DIM = 4096
 MAX_LAYERS = 32
 
 
-class ModelError(ValueError):
-    """The model file is unusable; the message names what is wrong."""
-
-
 class Dense:
     """One dense layer: views into the model buffer plus small per-row arrays."""
 
@@ -66,6 +62,9 @@ class Dense:
         self.bias_off = array.array("i", [0] * n_out)
         for i in range(n_out):
             b = struct.unpack_from("<i", buf, off + 4 * i)[0]
+            if b >= kernels.DENSE_BOUND or b <= -kernels.DENSE_BOUND:
+                # checked here, before bias + 2**24 could overflow the int32 array
+                raise err("ModelError", "row %d: bias %d, its size is not below 2**24" % (i, b))
             self.bias[i] = b
             self.bias_off[i] = b + kernels.DENSE_BOUND
         off += 4 * n_out
@@ -81,7 +80,7 @@ class Dense:
         for i in range(self.n_out):
             k = self.shift[i]
             if k > kernels.MAX_SHIFT:
-                raise ModelError("layer %d row %d: shift %d is over %d" % (index, i, k, kernels.MAX_SHIFT))
+                raise err("ModelError", "layer %d row %d: shift %d is over %d" % (index, i, k, kernels.MAX_SHIFT))
             total = 0
             base = i * n_in
             for j in range(n_in):
@@ -89,7 +88,7 @@ class Dense:
                 total += 256 - v if v > 127 else v
             total = 128 * total + abs(self.bias[i]) + ((1 << (k - 1)) if k else 0)
             if total >= kernels.DENSE_BOUND:
-                raise ModelError("layer %d row %d: accumulator bound %d is not below 2**24" % (index, i, total))
+                raise err("ModelError", "layer %d row %d: accumulator bound %d is not below 2**24" % (index, i, total))
 
 
 class Conv1D(Dense):
@@ -133,7 +132,7 @@ class Model:
         self._b = bytearray(width)
 
     def _fail(self, msg):
-        raise ModelError("%s: %s" % (self.name, msg))
+        raise err("ModelError", "%s: %s" % (self.name, msg))
 
     def _parse(self):
         buf = self.buf
@@ -201,15 +200,18 @@ class Model:
         self.size = size
         for i, (kind, loff, n_in, n_out) in enumerate(table):
             layer = None
-            if kind == DENSE:
-                layer = Dense(buf, loff, n_in, n_out)
-                layer.check_bounds(i)
-            elif kind == CONV1D:
-                c, o, k, st = exts[i]
-                layer = Conv1D(buf, loff, c, o, k, st, n_in // c)
-                layer.check_bounds(i)
-            elif kind == MAXPOOL or kind == AVGPOOL:
-                layer = Pool(exts[i][0], exts[i][1], n_in // exts[i][0])
+            try:
+                if kind == DENSE:
+                    layer = Dense(buf, loff, n_in, n_out)
+                    layer.check_bounds(i)
+                elif kind == CONV1D:
+                    c, o, k, st = exts[i]
+                    layer = Conv1D(buf, loff, c, o, k, st, n_in // c)
+                    layer.check_bounds(i)
+                elif kind == MAXPOOL or kind == AVGPOOL:
+                    layer = Pool(exts[i][0], exts[i][1], n_in // exts[i][0])
+            except ValueError as e:  # errors.ModelError (imported only when an error happens)
+                self._fail("layer %d %s" % (i, e) if str(e).startswith("row") else str(e))
             self.layers.append((kind, layer, n_out))
         # a ReLU straight after a dense or conv layer is fused into its clamp
         for i in range(1, len(self.layers)):
@@ -282,10 +284,10 @@ def load(path):
     try:
         size = os.stat(path)[6]
     except OSError:
-        raise ModelError("%s: no such model file" % (path,))
+        raise err("ModelError", "%s: no such model file" % (path,))
     buf = bytearray(size)
     with open(path, "rb") as f:
         got = f.readinto(buf)
     if got != size:
-        raise ModelError("%s: read %d of %d bytes" % (path, got or 0, size))
+        raise err("ModelError", "%s: read %d of %d bytes" % (path, got or 0, size))
     return Model(buf, path)

@@ -20,26 +20,29 @@ and is offered once.
 
 AutoEnroll -- the guards of every automatic enrollment (near misses, and the filter's
 corrections when the user opts in with ConsistencyFilter(auto=...)): never while frozen, never
-a blocked label, at most `per_hour` in any 3600 s. With a learner.Learner it reads that
-learner's freeze switch and block-list, and enrolls through it, which writes a new store
-generation and an audit line ("why=auto ...").
+a blocked label. With a learner.Learner it enrolls through Learner.auto_enroll, whose caps (per
+hour, share of a class, prototype drift; kept on flash) and behaviour gate apply, and which
+writes a new store generation and an audit line ("why=auto ..."); refusals are counted by
+reason ("frozen", "blocked", "cap", "gate", ...). Without a learner, at most `per_hour` offers
+in any 3600 s are accepted (counted only, for host evaluation).
 """
+from .errors import InputError, Refused
 from . import kernels
 
 
 class ConsistencyFilter:
     def __init__(self, max_flip=1, hysteresis=2, dim=0, auto=None, unknown_flanks=False):
         if not isinstance(max_flip, int) or max_flip < 1 or max_flip > 16:
-            raise ValueError("max_flip must be an int in 1..16, got %r" % (max_flip,))
+            raise InputError("max_flip must be an int in 1..16, got %r" % (max_flip,))
         if not isinstance(hysteresis, int) or hysteresis < 1 or hysteresis > 16:
-            raise ValueError("hysteresis must be an int in 1..16, got %r" % (hysteresis,))
+            raise InputError("hysteresis must be an int in 1..16, got %r" % (hysteresis,))
         if not isinstance(dim, int) or dim < 0 or dim > kernels.MAX_DIST_DIM:
-            raise ValueError("dim must be an int in 0..%d, got %r" % (kernels.MAX_DIST_DIM, dim))
+            raise InputError("dim must be an int in 0..%d, got %r" % (kernels.MAX_DIST_DIM, dim))
         self.max_flip = max_flip
         self.hysteresis = hysteresis
         self.dim = dim
         if auto is not None and dim == 0:
-            raise ValueError("enrolling corrections (auto) needs the vectors: give dim")
+            raise InputError("enrolling corrections (auto) needs the vectors: give dim")
         self.auto = auto                 # opt-in: enroll corrected windows through these guards
         self.unknown_flanks = unknown_flanks
         self._t = 0
@@ -67,11 +70,11 @@ class ConsistencyFilter:
         """Add the next classification (vec: its int8 vector when dim > 0; t: time in seconds,
         used by the auto-enrollment cap); returns how many windows can now be pop()ed."""
         if self._n >= self._size:
-            raise ValueError("pop() the decided windows before pushing more")
+            raise InputError("pop() the decided windows before pushing more")
         d = self.dim
         if d:
             if vec is None or len(vec) != d:
-                raise ValueError("vector of %d int8 values needed, got %r" % (d, None if vec is None else len(vec)))
+                raise InputError("vector of %d int8 values needed, got %r" % (d, None if vec is None else len(vec)))
         self._t = t
         i = self._at(self._n)
         self._orig[i] = label
@@ -91,7 +94,7 @@ class ConsistencyFilter:
         """(label, label as classified, int8 vector or None) of the oldest decided window.
         The vector is a view valid until the next push()."""
         if self._ready == 0:
-            raise ValueError("no decided window to pop")
+            raise InputError("no decided window to pop")
         i = self._head
         out = (self._out[i], self._orig[i],
                memoryview(self._vecs)[i * self.dim:(i + 1) * self.dim] if self.dim else None)
@@ -155,13 +158,13 @@ class ConsistencyFilter:
 
 
 class AutoEnroll:
-    """The guards every automatic enrollment passes: not frozen, label not blocked, at most
-    per_hour in any 3600 s; then learner.enroll(..., why=...) (which writes the audit line).
-    Without a learner, accepted offers are only counted (for host evaluation)."""
+    """The guards every automatic enrollment passes: not frozen, label not blocked; then
+    learner.auto_enroll (its caps and gate, an audit line). Without a learner: at most per_hour
+    in any 3600 s, accepted offers only counted (for host evaluation)."""
 
     def __init__(self, learner=None, per_hour=10):
         if not isinstance(per_hour, int) or per_hour < 0 or per_hour > 1000:
-            raise ValueError("per_hour must be an int in 0..1000, got %r" % (per_hour,))
+            raise InputError("per_hour must be an int in 0..1000, got %r" % (per_hour,))
         self.learner = learner
         self.per_hour = per_hour
         self.frozen = False
@@ -185,13 +188,20 @@ class AutoEnroll:
             return self._refuse("unknown")
         if label in self.blocked or (L is not None and label in L.blocked):
             return self._refuse("blocked")
-        if self.per_hour == 0 or (self._n == self.per_hour and t - self._times[self._head] < 3600):
+        if L is None and (self.per_hour == 0 or (self._n == self.per_hour and t - self._times[self._head] < 3600)):
             return self._refuse("cap")
         if L is not None:
+            # the learner applies its own caps (per hour, share, drift, kept on flash) and gate
             try:
-                L.enroll(label, embedding=vec, why=why)
-            except ValueError as e:          # EnrollError (store full, frozen, bad label)
+                L.auto_enroll(label, vec, t, why)
+            except Refused as e:
+                msg = str(e)
+                return self._refuse("gate" if "behaviour gate" in msg else "cap" if "cap:" in msg
+                                    else type(e).__name__)
+            except InputError as e:
                 return self._refuse(type(e).__name__)
+            self.accepted += 1
+            return True
         if self._n < self.per_hour:
             self._times[(self._head + self._n) % self.per_hour] = t
             self._n += 1
@@ -205,13 +215,13 @@ class AutoEnroll:
 class NearMiss:
     def __init__(self, dim, within=4, near=(3, 2), confident=(1, 1), auto=None):
         if not isinstance(dim, int) or dim < 1 or dim > kernels.MAX_DIST_DIM:
-            raise ValueError("dim must be an int in 1..%d, got %r" % (kernels.MAX_DIST_DIM, dim))
+            raise InputError("dim must be an int in 1..%d, got %r" % (kernels.MAX_DIST_DIM, dim))
         if within < 1:
-            raise ValueError("within must be at least 1 time unit")
+            raise InputError("within must be at least 1 time unit")
         if near[0] <= near[1] or near[1] < 1 or near[0] > 64 * near[1]:
-            raise ValueError("near must be (num, den) with den < num <= 64 * den")
+            raise InputError("near must be (num, den) with den < num <= 64 * den")
         if confident[0] < 1 or confident[1] < 1 or confident[0] > confident[1]:
-            raise ValueError("confident must be (num, den) with 1 <= num <= den")
+            raise InputError("confident must be (num, den) with 1 <= num <= den")
         self.dim = dim
         self.within = within
         self.near = near
@@ -233,7 +243,7 @@ class NearMiss:
         Returns (label, vector, score) of the near miss offered now and accepted by the guards
         (enrolled, with a learner), else None. The vector is a buffer reused by later calls."""
         if len(vec) != self.dim:
-            raise ValueError("vector has %d values, expected %d" % (len(vec), self.dim))
+            raise InputError("vector has %d values, expected %d" % (len(vec), self.dim))
         if self._held is not None and t - self._held_t > self.within:
             self._held = None
         if label is None:

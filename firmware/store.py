@@ -6,15 +6,16 @@
     s.commit({b"LABL": data, b"ROWS": (part, part)})   # new generation, the old one kept
     s.previous()                        # the generation before, for rollback
 
-Files: PREFIX.cur (newest), PREFIX.prev (the generation before), PREFIX.tmp (a write under way).
-A commit writes PREFIX.tmp completely, then renames cur -> prev and tmp -> cur. A power cut at
-any byte leaves a valid cur, or a valid tmp holding the complete new state, or (between the
-renames) a valid prev with tmp; load() takes the highest valid generation, so it always finds
-the old or the new state, never a mixture, and completes an interrupted commit. The very first
-commit writes an empty generation before it, so the first change can be rolled back too.
-Files are written and checked in small chunks: no generation is ever held whole in RAM.
+Files: PREFIX.cur (newest), .prev (the one before), .tmp (a write under way), .bad (the last
+corrupt newest file load() fell back from, kept as evidence; one at most). A commit writes tmp
+in full, then renames cur -> prev and tmp -> cur; a power cut at any byte leaves the old or the
+new state, and load() completes an interrupted commit. The first commit writes an empty
+generation 1 before it, so the first change can be undone. commit(keep_prev=True) replaces cur
+and keeps prev (header flag 1; the learner's guard-rail changes, so they keep the undo step).
+Generations are uint32; a commit past 2**32-2 is refused. README ("Learned state") has more.
 Each file (little-endian):
-  "<4sBBIIH"  magic b"TNYS", version 1, flags 0, generation, model CRC32, embedding size
+  "<4sBBIIH"  magic b"TNYS", version 1, flags (0, or 1: keep prev), generation, model CRC32,
+              embedding size
   sections    "<4sI" tag, length, then length bytes, repeated
   "<I"        CRC32 of every byte before it
 """
@@ -22,20 +23,16 @@ import struct
 import binascii
 import os
 
+from .errors import StoreError  # noqa: F401  (re-exported)
+
 MAGIC = b"TNYS"
 VERSION = 1
 HEAD = "<4sBBIIH"
 HEAD_SIZE = 16
 SECTION = "<4sI"
 CHUNK = 128
-
-
-class StoreError(ValueError):
-    """A store file is unusable; the message says which file and why."""
-
-
-class StoreMismatch(StoreError):
-    """The store was learned with another model (or embedding size): not silently discarded."""
+KEEP_PREV = 1
+MAX_GENERATION = 0xFFFFFFFE
 
 
 def _exists(path):
@@ -58,9 +55,12 @@ def _parts(value):
     return value if isinstance(value, (tuple, list)) else (value,)
 
 
-def emit(write, generation, model_crc, dim, sections):
+def emit(write, generation, model_crc, dim, sections, flags=0):
     """Write a store image chunk by chunk through write(), without building it in RAM."""
-    head = struct.pack(HEAD, MAGIC, VERSION, 0, generation, model_crc, dim)
+    if not 0 <= generation <= MAX_GENERATION or not 0 <= model_crc <= 0xFFFFFFFF or not 0 < dim < 65536:
+        raise StoreError("generation %r, model CRC %r or size %r out of the header's range"
+                         % (generation, model_crc, dim))
+    head = struct.pack(HEAD, MAGIC, VERSION, flags, generation, model_crc, dim)
     write(head)
     crc = binascii.crc32(head)
     for tag in sorted(sections):
@@ -77,19 +77,20 @@ def emit(write, generation, model_crc, dim, sections):
     write(struct.pack("<I", crc & 0xFFFFFFFF))
 
 
-def encode(generation, model_crc, dim, sections):
+def encode(generation, model_crc, dim, sections, flags=0):
     """The store image as one bytearray (for tests and host tools)."""
     out = bytearray()
-    emit(out.extend, generation, model_crc, dim, sections)
+    emit(out.extend, generation, model_crc, dim, sections, flags)
     return out
 
 
 class Image:
     """One checked generation on flash: where its sections lie, read on demand."""
 
-    def __init__(self, path=None, generation=0, index=None):
+    def __init__(self, path=None, generation=0, index=None, flags=0):
         self.path = path
         self.generation = generation
+        self.flags = flags
         self.index = index or {}  # tag -> (offset, length)
 
     def __contains__(self, tag):
@@ -131,6 +132,7 @@ class Store:
         self.dim = dim
         self.generation = 0
         self.problems = []  # what load() found wrong and skipped, as readable strings
+        self.kept = None    # where load() kept a corrupt newest file aside, if it did
         self._buf = bytearray(CHUNK)
 
     def _path(self, which):
@@ -145,11 +147,13 @@ class Store:
         with open(path, "rb") as f:
             if size < HEAD_SIZE + 4 or f.readinto(mv[:HEAD_SIZE]) != HEAD_SIZE:
                 raise StoreError("%s: truncated (%d bytes)" % (path, size))
-            magic, version, _, gen, crc_model, dim = struct.unpack_from(HEAD, buf, 0)
+            magic, version, flags, gen, crc_model, dim = struct.unpack_from(HEAD, buf, 0)
             if magic != MAGIC:
                 raise StoreError("%s: bad magic, not a tinyenroll store" % path)
             if version != VERSION:
                 raise StoreError("%s: unknown store version %d" % (path, version))
+            if flags > KEEP_PREV or gen > MAX_GENERATION:
+                raise StoreError("%s: flags %d / generation %d out of range" % (path, flags, gen))
             crc = binascii.crc32(mv[:HEAD_SIZE])
             left = size - 4 - HEAD_SIZE
             while left > 0:
@@ -161,10 +165,12 @@ class Store:
             if f.readinto(mv[:4]) != 4 or struct.unpack_from("<I", buf, 0)[0] != crc & 0xFFFFFFFF:
                 raise StoreError("%s: CRC mismatch (corrupt or cut short)" % path)
             if crc_model != self.model_crc:
-                raise StoreMismatch("%s: learned with another model (model CRC %08x, this model %08x)"
+                self.mismatch = True
+                raise StoreError("%s: learned with another model (model CRC %08x, this model %08x)"
                                     % (path, crc_model, self.model_crc))
             if dim != self.dim:
-                raise StoreMismatch("%s: embedding size %d, this model gives %d" % (path, dim, self.dim))
+                self.mismatch = True
+                raise StoreError("%s: embedding size %d, this model gives %d" % (path, dim, self.dim))
             index = {}
             off = HEAD_SIZE
             while off < size - 4:
@@ -176,7 +182,7 @@ class Store:
                     raise StoreError("%s: section %r overruns the file" % (path, tag))
                 index[bytes(tag)] = (off + 8, n)
                 off += 8 + n
-        return Image(path, gen, index)
+        return Image(path, gen, index, flags)
 
     def _generations(self):
         # [(generation, which)] from the headers alone, newest first
@@ -210,12 +216,12 @@ class Store:
         for gen, which in found:
             if gen < 0 or (below is not None and below <= gen):
                 continue
+            self.mismatch = False
             try:
                 return which, self.check(which)
-            except StoreMismatch:
-                if which == "cur":
-                    raise
             except (StoreError, OSError) as e:
+                if self.mismatch and which == "cur":
+                    raise  # learned with another model: refused, not discarded
                 if which != "tmp":
                     self.problems.append(str(e))
         return None, None
@@ -223,48 +229,63 @@ class Store:
     def load(self):
         """The newest valid generation (an empty Image if none); problems lists what was skipped."""
         which, image = self._newest()
+        self.kept = None
         if image is None:
             self.generation = 0
             return Image()
         self.generation = image.generation
         if which != "cur":
             try:
-                self._finish(which)
+                self._finish(which, image.flags)
                 image.path = self._path("cur")
             except OSError:
                 pass  # still readable where it is; the next load tries again
         return image
 
-    def _finish(self, which):
+    def _finish(self, which, flags=0):
         # a commit was cut between its steps: complete it so the newest state is in cur
         cur = self._path("cur")
         if which == "tmp":
             if _exists(cur):
-                _remove(self._path("prev"))
-                os.rename(cur, self._path("prev"))
+                if flags & KEEP_PREV:
+                    os.remove(cur)
+                else:
+                    _remove(self._path("prev"))
+                    os.rename(cur, self._path("prev"))
             os.rename(self._path("tmp"), cur)
         else:
             _remove(self._path("tmp"))
-            _remove(cur)
+            if _exists(cur):
+                # cur is corrupt (a valid one would have been newer): keep it aside, one at most
+                bad = self._path("bad")
+                _remove(bad)
+                os.rename(cur, bad)
+                self.kept = bad
             os.rename(self._path("prev"), cur)
 
-    def commit(self, sections):
-        """Write sections as the next generation, atomically; returns the new generation."""
-        if self.generation == 0 and sections:
+    def commit(self, sections, keep_prev=False):
+        """Write sections as the next generation, atomically; returns the new generation.
+        keep_prev: replace cur, leaving prev (the undo target) as it is."""
+        if self.generation >= MAX_GENERATION - 1:
+            raise StoreError("%s: generation %d, the last a store can count to" % (self.prefix, self.generation))
+        if self.generation == 0 and sections and not keep_prev:
             self._write({})  # generation 1 is the factory state, so the first change can be undone
-        return self._write(sections)
+        return self._write(sections, keep_prev)
 
-    def _write(self, sections):
+    def _write(self, sections, keep_prev=False):
         gen = self.generation + 1
         tmp = self._path("tmp")
         cur = self._path("cur")
         prev = self._path("prev")
         try:
             with open(tmp, "wb") as f:
-                emit(f.write, gen, self.model_crc, self.dim, sections)
+                emit(f.write, gen, self.model_crc, self.dim, sections, KEEP_PREV if keep_prev else 0)
             if _exists(cur):
-                _remove(prev)
-                os.rename(cur, prev)
+                if keep_prev:
+                    os.remove(cur)
+                else:
+                    _remove(prev)
+                    os.rename(cur, prev)
             os.rename(tmp, cur)
         except OSError:
             _remove(tmp)  # a failed write (full flash, I/O error) must not come back later

@@ -18,6 +18,8 @@ import os
 import platform
 import sys
 
+from host_tools.oracle.errors import HostError
+
 EXIT_NO_BOARD = 3
 EXIT_MISSING = 4
 
@@ -191,8 +193,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         _err("tinyenroll %s: interrupted" % args.command)
         return 130
-    except (OSError, ValueError) as e:
-        # a missing or unreadable file, data in a wrong format: what the user gave, in one line
+    except (OSError, ValueError, HostError) as e:
+        # a missing or unreadable file, data in a wrong format, a board or profile that failed:
+        # what went wrong, in one line
         if os.environ.get("TINYENROLL_DEBUG"):
             raise
         where = " %s" % e.filename if isinstance(e, OSError) and e.filename and str(e.filename) not in str(e) else ""

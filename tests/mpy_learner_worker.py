@@ -24,7 +24,10 @@ def new_learner(req):
     L = learner.Learner(M, req["prefix"], dim=req.get("dim"), k=req.get("k", 3),
                         mode=req.get("mode", "knn"), capacity=req.get("capacity", 200),
                         max_classes=req.get("max_classes", 16), max_per_class=req.get("max_per_class", 20),
-                        policy=req.get("policy", "replace"))
+                        policy=req.get("policy", "replace"), audit_bytes=req.get("audit_bytes", 4096), max_canaries=req.get("max_canaries", 8),
+                        auto_per_hour=req.get("auto_per_hour", 10),
+                        auto_share=tuple(req["auto_share"]) if req.get("auto_share") else None,
+                        auto_drift=tuple(req["auto_drift"]) if req.get("auto_drift") else None)
     return L.problems
 
 
@@ -53,6 +56,25 @@ def handle(req):
         return list(L.classify(window=win(req), embedding=emb(req)))
     if op == "forget":
         return L.forget(req["label"])
+    if op == "auto_enroll":
+        return L.auto_enroll(req["label"], emb(req), req["t"])
+    if op == "set_extra":
+        return L.set_extra(req["tag"].encode(), binascii.unhexlify(req["data"]), "extra " + req["tag"])
+    if op == "protect":
+        return L.protect(req.get("label"), window=win(req), embedding=emb(req), factory=req.get("factory", False))
+    if op == "unprotect":
+        return L.unprotect(req["index"])
+    if op == "canaries":
+        return [list(c) for c in L.canaries()]
+    if op == "learned":
+        e = L.knn
+        return {"labels": [list(x) for x in L.labels()], "lab": list(e.lab[:e.count]),
+                "rows": binascii.hexlify(e.rows[:e.count * e.dim]).decode(), "manual": e.manual,
+                "extra": sorted([k.decode() + binascii.hexlify(v).decode() for k, v in L.extra.items()])}
+    if op == "guard":
+        return {"frozen": L.frozen, "blocked": L.blocked, "generation": L.store.generation}
+    if op == "audit":
+        return L.audit()
     if op == "labels":
         return [list(x) for x in L.labels()]
     if op == "threshold":

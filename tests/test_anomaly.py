@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from host_tools.board import mpy
 from host_tools.evaluate import anomaly_eval
 from host_tools.oracle import anomaly_ref
-from tinyenroll import anomaly, kernels, learner
+from tinyenroll import anomaly, errors, kernels, learner
 
 CASES = int(os.environ.get("TINYENROLL_ANOMALY_CASES", "400"))
 
@@ -196,9 +196,9 @@ def test_frozen_refuses_learning_and_stops_drift():
     d, rows = _learned(guard=g, adapt_every=1)
     g.frozen = True
     seen = d.seen
-    with pytest.raises(anomaly.FrozenError):
+    with pytest.raises(errors.Frozen):
         d.learn(rows[0].tobytes())
-    with pytest.raises(anomaly.FrozenError):
+    with pytest.raises(errors.Frozen):
         d.finish()
     assert d.seen == seen and d.phase == anomaly.LEARNING
     g.frozen = False
@@ -209,7 +209,7 @@ def test_frozen_refuses_learning_and_stops_drift():
         d.check(v.tobytes())
     assert bytes(d.rows) == before and d.adapted == 0
     d.frozen, g.frozen = True, False
-    with pytest.raises(anomaly.FrozenError):
+    with pytest.raises(errors.Frozen):
         d.learn(rows[0].tobytes())
 
 
@@ -298,16 +298,23 @@ def test_saved_with_the_learner_under_its_guard_rails(tmp_path):
     # frozen: learning and saving refused, nothing written
     L2.freeze()
     before = L2.store.generation
-    with pytest.raises(anomaly.FrozenError):
+    with pytest.raises(errors.Frozen):
         e.save(L2)
-    e.reset()
-    with pytest.raises(anomaly.FrozenError):
+    with pytest.raises(errors.Frozen):
+        e.reset()
+    with pytest.raises(errors.Frozen):
         e.learn(rows[0].tobytes())
+    with pytest.raises(errors.Frozen):
+        L2.rollback()
     assert L2.store.generation == before
-    # rollback and factory reset act on it like on everything else learned
+    # undo and factory reset act on it like on everything else learned: undo takes back the
+    # last change to what is learned (the save; freeze/unfreeze do not count), once
     L2.unfreeze()
-    L2.rollback()      # back to the frozen generation (with the detector)
-    L2.unfreeze()
+    L2.rollback()
+    assert anomaly.Detector.load(L2) is None and L2.labels() == [("wave", 1)]
+    with pytest.raises(learner.Refused, match="nothing to undo"):
+        L2.rollback()
+    d.save(L2)
     assert anomaly.Detector.load(L2).to_bytes() == d.to_bytes()
     L2.reset()
     assert anomaly.Detector.load(L2) is None

@@ -56,4 +56,8 @@ def test_big_model_runs_at_96k(tmp_path):
         peak, held, free = (int(v) for v in lines["HEAP"].split())
         print("\n%s: model file %d bytes, %d weights; peak heap (GC off, upper bound) %d bytes, "
               "held after load %d bytes, free %d of 96K" % (backend, os.path.getsize(path), n_weights, peak, held, free))
-        assert held < 96 * 1024
+        # against what the loader is meant to keep (independent of the VM's size): the file in one
+        # buffer plus the code and per-row arrays, and a margin left for enrollment beside it
+        size = os.path.getsize(path)
+        assert size <= held <= size + 40 * 1024, (held, size)
+        assert peak >= held and free >= 24 * 1024, (peak, free)

@@ -15,7 +15,7 @@ from host_tools.learn import quantize
 from host_tools.oracle import modelfile, reference
 from embed_worker import EmbedWorker
 from strategies import inputs, models
-from tinyenroll import model
+from tinyenroll import errors, kernels, model
 
 CASES = int(os.environ.get("TINYENROLL_CASES", "500"))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -244,7 +244,7 @@ def test_conv_over_the_bound_is_refused():
     with pytest.raises(modelfile.ExportError, match="out channel 1: accumulator could reach 16777216"):
         modelfile.to_bytes(m)
     body = header(2, 1, 33) + conv_record(33, 2, 3, 2, 11, 1, w, b)
-    with pytest.raises(model.ModelError, match="layer 0 row 1: accumulator bound 16777216"):
+    with pytest.raises(errors.ModelError, match="layer 0 row 1: accumulator bound 16777216"):
         model.Model(bytearray(with_crc(body)))
     b[1] -= 1
     assert model.Model(bytearray(modelfile.to_bytes(m))).out_dim == 2
@@ -252,7 +252,7 @@ def test_conv_over_the_bound_is_refused():
 
 def test_shift_over_24_is_refused_in_conv():
     body = header(2, 1, 4) + conv_record(4, 3, 1, 1, 2, 1, shift=np.array([25], np.uint8))
-    with pytest.raises(model.ModelError, match="shift 25 is over 24"):
+    with pytest.raises(errors.ModelError, match="shift 25 is over 24"):
         model.Model(bytearray(with_crc(body)))
 
 
@@ -269,19 +269,19 @@ def test_shift_over_24_is_refused_in_conv():
 ], ids=["conv-divide", "conv-short", "conv-size", "conv-zero-ch", "conv-zero-stride", "max-divide",
         "avg-short", "avg-size", "max-zero-size"])
 def test_loader_refuses_bad_geometry(record, message):
-    with pytest.raises(model.ModelError, match=message):
+    with pytest.raises(errors.ModelError, match=message):
         model.Model(bytearray(with_crc(header(2, 1, 10) + record)))
 
 
 def test_loader_refuses_shapes_that_do_not_chain():
     body = header(2, 2, 10) + pool_record(5, 10, 5, 1, 2) + pool_record(6, 4, 2, 1, 2)
-    with pytest.raises(model.ModelError, match="layer 1 .avgpool. takes 4 inputs but gets 5"):
+    with pytest.raises(errors.ModelError, match="layer 1 .avgpool. takes 4 inputs but gets 5"):
         model.Model(bytearray(with_crc(body)))
 
 
 def test_version_1_file_with_a_conv_layer_is_refused():
     body = header(1, 1, 10) + pool_record(5, 10, 5, 1, 2)
-    with pytest.raises(model.ModelError, match="layer 0: layer type maxpool needs format version 2"):
+    with pytest.raises(errors.ModelError, match="layer 0: layer type maxpool needs format version 2"):
         model.Model(bytearray(with_crc(body)))
     with pytest.raises(ValueError, match="needs format version 2"):
         modelfile.from_bytes(with_crc(body))
@@ -290,7 +290,7 @@ def test_version_1_file_with_a_conv_layer_is_refused():
 def test_truncated_conv_header_is_named():
     data = with_crc(header(2, 1, 10) + conv_record(10, 4, 2, 1, 2, 1))
     for n in range(16, 16 + 6 + 8 + 4):
-        with pytest.raises(model.ModelError, match="truncated|CRC"):
+        with pytest.raises(errors.ModelError, match="truncated|CRC"):
             model.Model(bytearray(data[:n]))
 
 

@@ -7,7 +7,8 @@ import pytest
 
 from host_tools.oracle import knn_ref
 from tinyenroll import kernels, learner, model
-from tinyenroll.enroll import Enroller, EnrollError, StoreFull
+from tinyenroll.enroll import Enroller
+from tinyenroll.errors import InputError, Refused, StoreFull
 
 DIM = 8
 
@@ -78,19 +79,23 @@ def test_bad_input_is_refused_and_changes_nothing(tmp_path):
     state = (L.labels(), L.threshold(), L.store.generation)
     good = rows[0].tobytes()
     bad_calls = [
-        (ValueError, "has 7 values", lambda: L.enroll("c0", embedding=good[:7])),
-        (TypeError, "int8", lambda: L.enroll("c0", embedding=array.array("h", range(DIM)))),
-        (TypeError, "int8", lambda: L.enroll("c0", embedding=list(range(DIM)))),
-        (TypeError, "must be a str", lambda: L.enroll(5, embedding=good)),
-        (EnrollError, "1..16 bytes", lambda: L.enroll("", embedding=good)),
-        (EnrollError, "1..16 bytes", lambda: L.enroll("x" * 17, embedding=good)),
-        (EnrollError, "control character", lambda: L.enroll("a\nb", embedding=good)),
-        (EnrollError, "no enrolled label 'zz'", lambda: L.forget("zz")),
+        (InputError, "has 7 values", lambda: L.enroll("c0", embedding=good[:7])),
+        (InputError, "int8", lambda: L.enroll("c0", embedding=array.array("h", range(DIM)))),
+        (InputError, "int8", lambda: L.enroll("c0", embedding=list(range(DIM)))),
+        (InputError, "must be a str", lambda: L.enroll(5, embedding=good)),
+        (InputError, "1..16 bytes", lambda: L.enroll("", embedding=good)),
+        (InputError, "1..16 bytes", lambda: L.enroll("x" * 17, embedding=good)),
+        (InputError, "control character", lambda: L.enroll("a\nb", embedding=good)),
+        (InputError, "no enrolled label 'zz'", lambda: L.forget("zz")),
         (StoreFull, "class cap", lambda: L.enroll("new", embedding=good)),
         (StoreFull, "policy 'refuse'", lambda: L.enroll("c0", embedding=good)),
-        (ValueError, "exactly one", lambda: L.enroll("c0")),
-        (ValueError, "no model", lambda: L.classify(window=good)),
-        (EnrollError, "not blocked", lambda: L.unblock("c0")),
+        (InputError, "exactly one", lambda: L.enroll("c0")),
+        (InputError, "no model", lambda: L.classify(window=good)),
+        (InputError, "not blocked", lambda: L.unblock("c0")),
+        (InputError, "threshold must be an int in 0..2147483647", lambda: L.set_threshold(2 ** 31)),
+        (InputError, "threshold must be an int", lambda: L.set_threshold(2 ** 32 + 5)),
+        (InputError, "threshold must be an int", lambda: L.set_threshold(-1)),
+        (InputError, "threshold must be an int", lambda: L.set_threshold(True)),
     ]
     for exc, msg, call in bad_calls:
         with pytest.raises(exc, match=msg):
@@ -100,7 +105,8 @@ def test_bad_input_is_refused_and_changes_nothing(tmp_path):
     L.freeze()
     before = files(tmp_path)
     for call in (lambda: L.enroll("c0", embedding=good), lambda: L.forget("c0"),
-                 lambda: L.set_threshold(5)):
+                 lambda: L.set_threshold(5), L.rollback, L.reset, lambda: L.unblock("c0"),
+                 lambda: L.set_extra(b"ANOM", b"x", "anomaly")):
         with pytest.raises(learner.Frozen, match="frozen"):
             call()
     assert files(tmp_path) == before
@@ -125,11 +131,11 @@ def test_replace_policy_drops_the_most_redundant(tmp_path):
     assert "replaced" in what
     kept = {bytes(L.knn.rows[i * DIM:(i + 1) * DIM]) for i in range(L.knn.count)}
     assert other.tobytes() in kept and far.tobytes() in kept and len(kept) == 3
-    # a copy of a kept example is itself the most redundant: nothing changes
-    gen = L.store.generation
+    # a copy of a kept example is itself the most redundant: nothing changes, nothing is committed
+    gen, log = L.store.generation, L.audit()
     assert "the new one was the most redundant" in L.enroll("a", embedding=other.tobytes())
     assert {bytes(L.knn.rows[i * DIM:(i + 1) * DIM]) for i in range(L.knn.count)} == kept
-    assert L.store.generation == gen + 1  # still audited as a (no-op) learning event
+    assert (L.store.generation, L.audit()) == (gen, log)
 
 
 def test_block_freeze_rollback_reset_and_audit(tmp_path):
@@ -148,9 +154,12 @@ def test_block_freeze_rollback_reset_and_audit(tmp_path):
     L.rollback()
     assert L.classify(embedding=q)[0] == "c1"
     L.freeze()
+    with pytest.raises(learner.Frozen):
+        L.reset()
+    L.unfreeze()
     L.reset()
-    assert L.labels() == [] and L.frozen
-    with pytest.raises(learner.StoreError, match="no previous generation"):
+    assert L.labels() == [] and not L.frozen
+    with pytest.raises(Refused, match="nothing to undo"):
         L.rollback()
     assert fresh(tmp_path).labels() == []
     log = L.audit()
@@ -163,7 +172,7 @@ def test_block_freeze_rollback_reset_and_audit(tmp_path):
 def test_store_from_another_model_is_a_clear_error(tmp_path):
     L = fresh(tmp_path)
     L.enroll("a", embedding=bytes(DIM))
-    with pytest.raises(learner.StoreMismatch, match="embedding size 8, this model gives 16"):
+    with pytest.raises(learner.StoreError, match="embedding size 8, this model gives 16"):
         learner.Learner(None, str(tmp_path / "st"), dim=16)
     assert fresh(tmp_path).labels() == [("a", 1)]
 
@@ -204,7 +213,7 @@ def test_enroll_from_windows_through_the_model(tmp_path):
         assert L.classify(window=x.tobytes()) == want
     with pytest.raises(ValueError, match="23 values, the model takes 24"):
         L.enroll("a", window=bytes(23))
-    with pytest.raises(learner.StoreMismatch, match="another model"):
+    with pytest.raises(learner.StoreError, match="another model"):
         learner.Learner(None, str(tmp_path / "st"), dim=DIM)
 
 

@@ -51,6 +51,8 @@ def run(worker, backend, tmp, path, windows, labels, queries):
     log.append(worker("classify", win=queries[1].tobytes().hex()))
     log.append(worker("freeze"))
     log.append(worker("enroll", label="class1", win=windows[0].tobytes().hex()))
+    log.append(worker("reset"))       # refused while frozen
+    log.append(worker("unfreeze"))
     log.append(worker("reset"))
     log.append(worker("labels"))
     return log, heap
@@ -82,8 +84,8 @@ def test_200_examples_in_micropython_match_cpython(scenario, backend):
         assert answer == list(knn_ref.classify(reference.forward(m, q), embs, labels, names, 3, "knn"))
     assert sum(1 for a in classified if a[0] is not None) >= 30
     errors = [r.get("err") for r in got[244:248]]
-    assert errors == ["EnrollError", "ValueError", None, "EnrollError"]
-    assert got[-3] == {"err": "Frozen", "msg": got[-3]["msg"]}
+    assert errors == ["InputError", "InputError", None, "InputError"]
+    assert got[-5]["err"] == got[-4]["err"] == "Frozen"
     assert got[-1] == {"ok": []}
     print("\n%s: 200 examples enrolled, heap held %d bytes, free %d of 96K" % (backend, heap[0], heap[1]))
 

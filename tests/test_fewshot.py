@@ -50,3 +50,31 @@ def test_fewshot_cli_json(capsys):
     assert out[0]["model"]["weights"] <= 20000 and out[0]["model"]["method"] == "whiten"
     # the whitened embedding beats raw windows on new speakers (measured: 98.7 vs 91.5 % over 200)
     assert a["int8p"]["5"] > a["raw"]["5"] and abs(a["int8"]["5"] - a["float"]["5"]) < 0.03
+
+
+def test_wilson_interval_against_known_values():
+    # values worked out by hand from Wilson's formula: 21 of 25 right -> 65.3 % .. 93.6 %
+    lo, hi = fewshot.wilson(0.84, 25)
+    assert abs(lo - 0.6535) < 1e-3 and abs(hi - 0.9360) < 1e-3
+    assert fewshot.wilson(1.0, 10)[1] == 1.0 and fewshot.wilson(0.0, 10)[0] == 0.0
+
+
+def test_choices_are_made_on_base_classes_only(monkeypatch):
+    # validation never sees a novel class or a TEST window: every series train.fit and
+    # firmware_embed get during validate() belongs to a base class's TRAIN windows
+    from host_tools.data import datasets
+    from host_tools.learn import train
+    tr, ltr = datasets.load("PickupGestureWiimoteZ", "TRAIN")
+    base, novel = datasets.base_novel(ltr)
+    seen = []
+    real_fit = train.fit
+
+    def fit(series, labels, **kw):
+        seen.extend(labels)
+        return real_fit(series, labels, **kw)
+    monkeypatch.setattr(train, "fit", fit)
+    choice, rows = fewshot.validate(tr, ltr, base, episodes=3)
+    assert set(seen) <= set(base) and set(choice["val_classes"]) <= set(base)
+    assert not set(choice["fit_classes"]) & set(choice["val_classes"])
+    assert {(r["method"], r["dim"], r["rule"]) for r in rows} >= {("pca", 16, "knn"), ("pca", 32, "prototype")}
+    assert choice["val_accuracy"] == max(r["val_accuracy"] for r in rows)

@@ -12,7 +12,7 @@ from host_tools.board import mpy
 from host_tools.learn import quantize
 from host_tools.oracle import modelfile, reference
 from strategies import models
-from tinyenroll import model
+from tinyenroll import model, errors
 
 
 def small_model():
@@ -57,7 +57,7 @@ def test_every_truncation_is_a_clear_error(make):
     data = modelfile.to_bytes(SMALL_MODELS[make]())
     assert data[4] == int(make[1])
     for n in range(len(data)):
-        with pytest.raises(model.ModelError) as e:
+        with pytest.raises(errors.ModelError) as e:
             model.Model(bytearray(data[:n]))
         assert "truncated" in str(e.value) or "CRC" in str(e.value), (n, str(e.value))
 
@@ -69,7 +69,7 @@ def test_every_single_bit_flip_is_detected(make):
         for bit in range(8):
             bad = bytearray(data)
             bad[byte] ^= 1 << bit
-            with pytest.raises(model.ModelError):
+            with pytest.raises(errors.ModelError):
                 model.Model(bad)
 
 
@@ -82,23 +82,23 @@ def test_random_damage_never_crashes(data):
         bad[data.draw(st.integers(0, len(bad) - 1))] = data.draw(st.integers(0, 255))
     if bytes(bad) == good:
         return
-    with pytest.raises(model.ModelError):
+    with pytest.raises(errors.ModelError):
         model.Model(bad)
 
 
 def test_named_errors():
     data = modelfile.to_bytes(small_model())
-    with pytest.raises(model.ModelError, match="bad magic"):
+    with pytest.raises(errors.ModelError, match="bad magic"):
         model.Model(bytearray(b"XXXX" + data[4:]))
-    with pytest.raises(model.ModelError, match="unknown format version 3"):
+    with pytest.raises(errors.ModelError, match="unknown format version 3"):
         model.Model(bytearray(with_crc(data[:4] + b"\x03" + data[5:-4])))
-    with pytest.raises(model.ModelError, match="unexpected bytes"):
+    with pytest.raises(errors.ModelError, match="unexpected bytes"):
         model.Model(bytearray(with_crc(data[:-4] + b"\x00\x00")))
     # shapes that do not chain: the ReLU after the first dense layer (12 wide) claims 11
     body = bytearray(data[:-4])
     off = 16 + 6 + 12 * 20 + 5 * 12 + 4  # the ReLU's layer header
     struct.pack_into("<HH", body, off + 2, 11, 11)
-    with pytest.raises(model.ModelError, match="layer 1 .relu. takes 11 inputs but gets 12"):
+    with pytest.raises(errors.ModelError, match="layer 1 .relu. takes 11 inputs but gets 12"):
         model.Model(bytearray(with_crc(bytes(body))))
 
 
@@ -111,7 +111,7 @@ def test_loader_refuses_rows_over_the_bound():
         modelfile.to_bytes(m)
     body = bytearray(struct.pack("<4sBBHHHf", b"TNYE", 1, 0, 1, 1025, 0, 1.0))
     body += struct.pack("<BBHH", 1, 0, 1025, 1) + w.tobytes() + struct.pack("<iBf", 0, 0, 1.0)
-    with pytest.raises(model.ModelError, match="accumulator bound"):
+    with pytest.raises(errors.ModelError, match="accumulator bound"):
         model.Model(bytearray(with_crc(bytes(body))))
 
 
@@ -134,9 +134,9 @@ def test_wrong_window_is_refused_and_model_still_works():
     with pytest.raises(ValueError, match="19 values, the model takes 20"):
         fm.embed(bytes(19))
     import array
-    with pytest.raises(TypeError, match="int8"):
+    with pytest.raises(errors.InputError, match="int8"):
         fm.embed(array.array("h", range(20)))
-    with pytest.raises(TypeError, match="int8"):
+    with pytest.raises(errors.InputError, match="int8"):
         fm.embed(list(range(20)))
     got = np.frombuffer(bytes(fm.embed(array.array("b", x.tolist()))), np.int8)
     assert np.array_equal(got, reference.forward(m, x))
@@ -146,20 +146,20 @@ def test_load_from_file_and_missing_file(tmp_path):
     path = tmp_path / "m.tem"
     modelfile.write(str(path), small_model())
     assert model.load(str(path)).out_dim == 8
-    with pytest.raises(model.ModelError, match="no such model file"):
+    with pytest.raises(errors.ModelError, match="no such model file"):
         model.load(str(tmp_path / "missing.tem"))
 
 
 MPY_DAMAGE = """
 import sys
-from tinyenroll import model
+from tinyenroll import model, errors
 data = open(sys.argv[1], 'rb').read()
 ok = 0
 for n in range(len(data)):
     try:
         model.Model(bytearray(data[:n]))
         print('ACCEPTED truncation', n)
-    except model.ModelError:
+    except errors.ModelError:
         ok += 1
 for byte in range(len(data)):
     for bit in range(8):
@@ -168,7 +168,7 @@ for byte in range(len(data)):
         try:
             model.Model(bad)
             print('ACCEPTED flip', byte, bit)
-        except model.ModelError:
+        except errors.ModelError:
             ok += 1
 print('REJECTED', ok)
 """

@@ -201,10 +201,11 @@ def test_near_miss_equals_plain_rule(evs, within, near, confident, per_hour, blo
 
 
 def test_near_miss_guards_and_audit_through_the_learner(tmp_path):
-    L = learner.Learner(None, str(tmp_path / "learned"), dim=4)
+    # the learner's caps on automatic learning: 2 per hour (kept on flash), no drift cap here
+    L = learner.Learner(None, str(tmp_path / "learned"), dim=4, auto_per_hour=2, auto_drift=None)
     L.enroll("tap", embedding=bytes([10, 0, 0, 0]))
     L.enroll("tap", embedding=bytes([12, 0, 0, 0]))
-    auto = selflabel.AutoEnroll(L, per_hour=2)
+    auto = selflabel.AutoEnroll(L)
     nm = selflabel.NearMiss(4, within=3, auto=auto)
     near_vec = bytes([30, 1, 0, 0])
     # near miss at t=0, confident detection at t=2: enrolled, audited
@@ -240,6 +241,11 @@ def test_near_miss_guards_and_audit_through_the_learner(tmp_path):
     nm.observe(3601, None, 120, "tap", 100, near_vec)
     assert nm.observe(3602, "tap", 20, "tap", 100, near_vec) is not None
     assert L.labels() == [("tap", 5)] and auto.accepted == 3
+    # the refusal by the cap is in the audit log, and the times survive a restart
+    assert any(" at=" in line and "cap: 2 automatic enrollments" in line for line in L.audit())
+    L2 = learner.Learner(None, str(tmp_path / "learned"), dim=4, auto_per_hour=2, auto_drift=None)
+    with pytest.raises(learner.Refused, match="cap: 2 automatic"):
+        L2.auto_enroll("tap", near_vec, 3640)  # kept times 51 and 3602 are within the hour
 
 
 def test_corrections_enrolled_only_when_opted_in(tmp_path):
@@ -327,24 +333,62 @@ def test_micropython_runs_the_same_rules(tmp_path):
 
 def test_evaluation_on_real_gesture_streams():
     # PickupGestureWiimoteZ from the aeon wheel, classified by the enrollment code on raw windows
-    from host_tools.evaluate import selflabel_eval
-    out = selflabel_eval.evaluate()
-    assert out["windows"] > 2000
-    for c in out["filter"]:
-        assert c["wrong_after"] == c["wrong_before"] - c["fixed"] + c["broken"]
-        assert c["changed_right"] == c["fixed"] and c["changed"] >= c["fixed"] + c["broken"]
-        if c["hysteresis"] >= 2:
-            assert c["fixed"] > c["broken"], c          # with hysteresis it repairs more than it breaks
+    import tempfile
+    from host_tools.evaluate import selflabel_eval as S
+    out = S.evaluate(n_streams=20)
+    # streams: every TEST series once per stream, so nothing auto-enrolled is scored again
+    test = S.load_ts("TEST")
+    streams = S.make_streams(test, 20, 1)
+    assert out["repeats"] == 0 and all(sorted(s) == list(range(len(test))) for s in streams)
+    # the counts against independent expectations: the windows wrong before the filter are the
+    # single-window errors (computed apart, over TEST) once per stream, and the filter's output
+    # is the plain run rule (reference_filter above) applied to the same classifications
+    for c in out["classifiers"]:
+        assert sum(f["wrong_before"] for f in out["filter"] if f["classifier"] == c["name"]) == \
+            4 * round(20 * len(test) * (1 - c["accuracy"]))
+    train = [(S.to_int8(x, 32), lab) for x, lab in S.load_ts("TRAIN")]
+    enrolled, _ = S.split_train(train, 2)
+    vecs = [S.to_int8(x, 32) for x, _ in test]
+    truth = [lab for _, lab in test]
+    with tempfile.TemporaryDirectory() as tmp:
+        L = S.new_learner(enrolled, 32, tmp, 1)
+        cls = [L.classify(embedding=v.tobytes())[0] for v in vecs]
+    for f in out["filter"]:
+        if f["classifier"] != out["classifiers"][0]["name"]:
+            continue
+        wrong = fixed = broken = 0
+        for s in streams:
+            pred = [cls[i] for i in s]
+            after = reference_filter(pred, f["max_flip"], f["hysteresis"])
+            wrong += sum(a != truth[i] for a, i in zip(after, s))
+            fixed += sum(p != truth[i] and a == truth[i] for p, a, i in zip(pred, after, s))
+            broken += sum(p == truth[i] and a != truth[i] for p, a, i in zip(pred, after, s))
+        assert (f["wrong_after"], f["fixed"], f["broken"]) == (wrong, fixed, broken), f
+        if f["hysteresis"] >= 2:
+            assert f["fixed"] >= f["broken"], f         # with hysteresis it repairs at least what it breaks
+        if f["hysteresis"] == 2:
+            assert f["fixed"] > f["broken"], f
+    # near misses: mostly right; a stricter confidence is not wronger; the gate never adds wrong ones
+    near = {(tuple(r["near"]), tuple(r["confident"]), r["gate"]): r for r in out["nearmiss"]}
     for r in out["nearmiss"]:
-        assert r["enrolled"] > 0 and r["enrolled"] <= r["offers"]
-        assert r["enrolled_right"] >= 0.75 * r["enrolled"], r   # auto-enrolled windows are mostly right
-        assert r["acc_with"] >= r["acc_without"], r
+        assert 0 < r["enrolled"] <= r["offers"]
+        assert r["enrolled_right"] >= 0.6 * r["enrolled"], r
+        assert sum(r["acc_with"]) >= sum(r["acc_without"]), r   # auto-enrollment never costs accuracy
+    for gate in (False, True):
+        loose, strict = near[((3, 2), (1, 1), gate)], near[((3, 2), (1, 2), gate)]
+        assert (strict["enrolled"] - strict["enrolled_right"]) * loose["enrolled"] <= \
+            (loose["enrolled"] - loose["enrolled_right"]) * strict["enrolled"]
+    for key, r in near.items():
+        if key[2]:
+            off = near[(key[0], key[1], False)]
+            assert r["enrolled"] - r["enrolled_right"] <= off["enrolled"] - off["enrolled_right"]
 
 
 MPY_GUARDS = r"""
 import sys
 from tinyenroll import learner, selflabel
-L = learner.Learner(None, sys.argv[1], dim=4, capacity=3, max_per_class=3, policy="refuse")
+L = learner.Learner(None, sys.argv[1], dim=4, capacity=3, max_per_class=3, policy="refuse", auto_drift=None,
+                    auto_share=None)
 L.enroll("tap", embedding=bytes([10, 0, 0, 0]))
 L.enroll("tap", embedding=bytes([12, 0, 0, 0]))
 auto = selflabel.AutoEnroll(L, per_hour=5)

@@ -72,9 +72,9 @@ def test_store_of_another_model_is_refused_not_discarded(monkeypatch):
     install(monkeypatch, fs)
     store.Store("/st", 7, 8).commit(A)
     kept = bytes(fs.files["/st.cur"])
-    with pytest.raises(store.StoreMismatch, match="another model"):
+    with pytest.raises(store.StoreError, match="another model"):
         store.Store("/st", 8, 8).load()
-    with pytest.raises(store.StoreMismatch, match="embedding size 8, this model gives 16"):
+    with pytest.raises(store.StoreError, match="embedding size 8, this model gives 16"):
         store.Store("/st", 7, 16).load()
     assert bytes(fs.files["/st.cur"]) == kept
 

@@ -38,16 +38,14 @@ from struct import error as _struct_error
 from mpremote.transport import TransportError, TransportExecError
 from mpremote.transport_serial import SerialTransport
 
+from ..oracle.errors import BoardError  # noqa: F401  (re-exported)
+
 # seconds; serial reads return at least this often, so mpremote's own timeouts are checked
 READ_TIMEOUT = 0.5
 # Ctrl-C, raw REPL, soft reset: each step at most this long ($TINYENROLL_TIMEOUT to change)
 CONNECT = float(os.environ.get("TINYENROLL_TIMEOUT") or 10.0)
 QUIET = 10.0  # default: longest silence during a command (mpremote's default too)
 TOTAL = 120.0  # default: longest a command may take however much it prints
-
-
-class BoardError(RuntimeError):
-    pass
 
 
 def _seconds(t):

@@ -249,7 +249,7 @@ def run(args):
         return 2
     try:
         flash(args.port, args.board, args.model)
-    except (BoardError, profiles.BoardError) as e:
+    except BoardError as e:  # one class: profiles, board_io, flash
         print("flash failed: %s" % e)
         return 1
     return 0

@@ -2,14 +2,12 @@
 import json
 import os
 
+from ..oracle.errors import BoardError  # noqa: F401  (re-exported)
+
 BOARDS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "boards")
 REQUIRED = {"name": str, "heap": str, "float_bits": int, "mpy_arch": str, "backend": str,
             "fallback_backend": str, "sensor": dict, "sample_rate_hz": int}
 BACKENDS = ("ulab", "viper", "plain")
-
-
-class BoardError(ValueError):
-    pass
 
 
 def names():

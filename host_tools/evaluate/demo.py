@@ -271,7 +271,7 @@ def run(args):
             return 2
         return 0 if demo(args.port, args.board, args.out, args.speed, parts=parts,
                           link=args.virtual_link)["ok"] else 1
-    except (BoardError, profiles.BoardError) as e:
+    except BoardError as e:  # one class: profiles, board_io, flash
         print("demo failed: %s" % e)
         return 1
     except KeyboardInterrupt:

@@ -1,8 +1,12 @@
 """Measure labels without a person on streams of real gestures (PickupGestureWiimoteZ).
 
-Streams: runs of one gesture class (length 3..8 windows, class drawn at random), each window a
-random TEST series of that class from the aeon wheel's PickupGestureWiimoteZ (10 classes, 5
-TEST series each), so the truth of every window is known. Windows are 2 s apart.
+Streams: every TEST series of the aeon wheel's PickupGestureWiimoteZ (10 classes, 5 TEST series
+each) exactly once, in runs of one class (3..5 windows; classes in a random order, a class may
+come back later with its remaining series), so the truth of every window is known and no
+series is ever scored twice in a stream: a window enrolled automatically is never later
+matched against its own copy (the streams before drew with replacement, and 62 % of scored
+windows repeated a series seen earlier in their stream). Each stream starts from a fresh
+learner. Windows are 2 s apart.
 
 Classifier: the on-device enrollment code (tinyenroll.learner.Learner, k-NN) over raw windows
 (no trained model is used here): each series is resampled to --dim points, z-normalised and
@@ -17,7 +21,10 @@ the wrong labels it makes right, the right labels it makes wrong, and how many o
 it changed are right (those are what an opted-in enrollment would store).
 Near miss then detection: the stream is classified live by a Learner, NearMiss enrolls through
 the guards; counted are the auto-enrolled windows whose true class is the label they were
-enrolled under, and the accuracy on the rest of the stream with and without them.
+enrolled under, and the accuracy by quarter of the stream with and without them. Run twice:
+behaviour gate off (only the per-hour cap) and on (canaries: the first held-out TRAIN series of
+each class that the enrolled learner answers right, protected; caps on the share of a class
+and the drift of its prototype). The canaries are TRAIN data: nothing of TEST chooses them.
 """
 import json
 import os
@@ -45,20 +52,26 @@ def to_int8(x, dim):
     return np.clip(np.round(z * 32), -127, 127).astype(np.int8)
 
 
-def make_streams(test, n_streams, n_runs, seed):
-    """[[test index]] streams and their true labels."""
+def make_streams(test, n_streams, seed, run_min=3, run_max=5):
+    """[[test index]]: each stream holds every TEST series once, in runs of one class."""
     rng = np.random.default_rng(seed)
     by_class = {}
     for i, (_, lab) in enumerate(test):
         by_class.setdefault(lab, []).append(i)
-    classes = sorted(by_class)
     streams = []
     for _ in range(n_streams):
+        left = {c: list(rng.permutation(v)) for c, v in sorted(by_class.items())}
         s = []
-        for _ in range(n_runs):
-            c = classes[int(rng.integers(len(classes)))]
-            for _ in range(int(rng.integers(3, 9))):
-                s.append(by_class[c][int(rng.integers(len(by_class[c])))])
+        last = None
+        while any(left.values()):
+            choices = [c for c in sorted(left) if left[c] and c != last] or [c for c in left if left[c]]
+            c = choices[int(rng.integers(len(choices)))]
+            n = min(len(left[c]), int(rng.integers(run_min, run_max + 1)))
+            if 0 < len(left[c]) - n < run_min:
+                n = len(left[c])                    # no run shorter than run_min is left behind
+            s.extend(int(i) for i in left[c][:n])
+            left[c] = left[c][n:]
+            last = c
         streams.append(s)
     return streams
 
@@ -73,14 +86,32 @@ def split_train(train, shots):
     return enrolled, rest
 
 
-def new_learner(enrolled, dim, folder, k, threshold=None):
+def new_learner(enrolled, dim, folder, k, threshold=None, gate=None, per_hour=1000):
+    """A learner with the enrolled TRAIN series; gate None: no canaries, no share or drift cap;
+    else (canaries [(vec, label)], share, drift) with canaries protected while they answer right."""
     from tinyenroll import learner
-    L = learner.Learner(None, os.path.join(folder, "learned"), dim=dim, k=k)
+    share, drift = (None, None) if gate is None else gate[1:]
+    L = learner.Learner(None, os.path.join(folder, "learned"), dim=dim, k=k, max_canaries=16,
+                        auto_per_hour=min(255, per_hour), auto_share=share, auto_drift=drift)
     for vec, lab in enrolled:
         L.enroll(lab, embedding=vec.tobytes())
     if threshold is not None:
         L.set_threshold(threshold, why="evaluation: median score of held-out TRAIN series")
+    if gate is not None:
+        for vec, lab in gate[0]:
+            if L.classify(embedding=vec.tobytes())[0] == lab:
+                L.protect(lab, embedding=vec.tobytes(), why="evaluation: held-out TRAIN canary")
     return L
+
+
+def pick_canaries(rest):
+    """The first held-out TRAIN series of each class."""
+    seen, out = set(), []
+    for vec, lab in rest:
+        if lab not in seen:
+            seen.add(lab)
+            out.append((vec, lab))
+    return out
 
 
 def heldout_threshold(enrolled, rest, dim, k):
@@ -115,27 +146,29 @@ def filter_eval(preds, truths, max_flip, h):
     return c
 
 
-def nearmiss_eval(test_vecs, truth_of, streams, enrolled, threshold, dim, k, within, near, confident, per_hour):
+def nearmiss_eval(test_vecs, truth_of, streams, enrolled, threshold, dim, k, within, near, confident, per_hour,
+                  gate=None):
     from tinyenroll import selflabel
-    res = dict(offers=0, enrolled=0, enrolled_right=0, refused={}, acc_with=0, acc_without=0, scored=0)
+    res = dict(offers=0, enrolled=0, enrolled_right=0, refused={}, acc_with=[0] * 4, acc_without=[0] * 4,
+               scored=[0] * 4, canaries=0)
     for s in streams:
         with tempfile.TemporaryDirectory() as tmp_a, tempfile.TemporaryDirectory() as tmp_b:
-            La = new_learner(enrolled, dim, tmp_a, k, threshold)
+            La = new_learner(enrolled, dim, tmp_a, k, threshold, gate, per_hour)
             Lb = new_learner(enrolled, dim, tmp_b, k, threshold)
-            auto = selflabel.AutoEnroll(La, per_hour=per_hour)
+            res["canaries"] += len(La.canaries())
+            auto = selflabel.AutoEnroll(La)
             nm = selflabel.NearMiss(dim, within * SECONDS, near, confident, auto)
             held_idx = None
-            half = len(s) // 2
             for pos, i in enumerate(s):
                 t = pos * SECONDS
                 vec = test_vecs[i].tobytes()
                 label, score, _ = La.classify(embedding=vec)
                 nearest = La.knn.nearest
                 thr = La.threshold()[0]
-                if pos >= half:
-                    res["scored"] += 1
-                    res["acc_with"] += label == truth_of[i]
-                    res["acc_without"] += Lb.classify(embedding=vec)[0] == truth_of[i]
+                q = 4 * pos // len(s)                  # quarter of the stream
+                res["scored"][q] += 1
+                res["acc_with"][q] += label == truth_of[i]
+                res["acc_without"][q] += Lb.classify(embedding=vec)[0] == truth_of[i]
                 if label is None and nearest is not None and score is not None and score > thr \
                         and score * near[1] <= thr * near[0]:
                     held_idx = i
@@ -155,21 +188,22 @@ def add_arguments(p):
     p.add_argument("--dim", type=int, default=32, help="resampled window length (int8 vector size)")
     p.add_argument("--shots", type=int, default=2, help="TRAIN series enrolled per class")
     p.add_argument("-k", type=int, default=1, help="k of the enrollment k-NN")
-    p.add_argument("--streams", type=int, default=20)
-    p.add_argument("--runs", type=int, default=25, help="runs per stream")
+    p.add_argument("--streams", type=int, default=40, help="streams (each holds every TEST series once)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--within", type=int, default=2, help="near miss -> detection, in windows")
     p.add_argument("--per-hour", type=int, default=30, help="auto-enrollment cap per hour")
+    p.add_argument("--share", type=int, nargs=2, default=(1, 2), help="gate on: share of a class auto-enrollment may add")
+    p.add_argument("--drift", type=int, nargs=2, default=(1, 1), help="gate on: prototype drift cap (x threshold)")
     p.add_argument("--json", action="store_true")
 
 
-def evaluate(dim=32, shots=2, k=1, n_streams=20, n_runs=25, seed=1, within=2, per_hour=30):
+def evaluate(dim=32, shots=2, k=1, n_streams=40, seed=1, within=2, per_hour=30, share=(1, 2), drift=(1, 1)):
     train = [(to_int8(x, dim), lab) for x, lab in load_ts("TRAIN")]
     enrolled, rest = split_train(train, shots)
     test = load_ts("TEST")
     test_vecs = [to_int8(x, dim) for x, _ in test]
     truth_of = [lab for _, lab in test]
-    streams = make_streams(test, n_streams, n_runs, seed)
+    streams = make_streams(test, n_streams, seed)
     manual = heldout_threshold(enrolled, rest, dim, k)
     truths = [[truth_of[i] for i in s] for s in streams]
     classifiers = []
@@ -188,24 +222,30 @@ def evaluate(dim=32, shots=2, k=1, n_streams=20, n_runs=25, seed=1, within=2, pe
             c.update(max_flip=max_flip, hysteresis=h, classifier=name)
             filt.append(c)
     near = []
-    for nb, conf in (((3, 2), (1, 1)), ((5, 4), (1, 1)), ((3, 2), (1, 2))):
-        r = nearmiss_eval(test_vecs, truth_of, streams, enrolled, manual, dim, k, within, nb, conf, per_hour)
-        r.update(near=list(nb), confident=list(conf))
-        near.append(r)
+    canaries = pick_canaries(rest)
+    for gate_on in (False, True):
+        for nb, conf in (((3, 2), (1, 1)), ((5, 4), (1, 1)), ((3, 2), (1, 2))):
+            gate = (canaries, tuple(share), tuple(drift)) if gate_on else None
+            r = nearmiss_eval(test_vecs, truth_of, streams, enrolled, manual, dim, k, within, nb, conf, per_hour, gate)
+            r.update(near=list(nb), confident=list(conf), gate=gate_on)
+            near.append(r)
     return {"classifier": "tinyenroll.learner k-NN (k=%d) on raw windows resampled to %d int8 points, "
                           "%d TRAIN shots per class; no trained model" % (k, dim, shots),
             "classifiers": classifiers, "nearmiss_threshold": manual,
             "windows": sum(len(s) for s in streams), "streams": n_streams, "filter": filt, "nearmiss": near,
-            "within_windows": within, "per_hour": per_hour}
+            "within_windows": within, "per_hour": per_hour, "share": list(share), "drift": list(drift),
+            "repeats": sum(len(s) - len(set(s)) for s in streams)}
 
 
 def run(args):
     import sys
-    if min(args.dim, args.shots, args.k, args.streams, args.runs, args.per_hour) < 1 or args.within < 0 or args.dim < 2:
-        print("selflabel-eval: --dim at least 2, --shots, -k, --streams, --runs, --per-hour at least 1, "
-              "--within at least 0", file=sys.stderr)
+    if (min(args.dim, args.shots, args.k, args.streams, args.per_hour) < 1 or args.within < 0 or args.dim < 2
+            or min(args.share + args.drift) < 1):
+        print("selflabel-eval: --dim at least 2, --shots, -k, --streams, --per-hour, --share, --drift "
+              "at least 1, --within at least 0", file=sys.stderr)
         return 2
-    out = evaluate(args.dim, args.shots, args.k, args.streams, args.runs, args.seed, args.within, args.per_hour)
+    out = evaluate(args.dim, args.shots, args.k, args.streams, args.seed, args.within, args.per_hour,
+                   tuple(args.share), tuple(args.drift))
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
@@ -213,7 +253,8 @@ def run(args):
     for c in out["classifiers"]:
         print("  %-24s %6d (%s): single TEST windows right %.3f, unknown %.3f"
               % (c["name"], c["threshold"][0], c["threshold"][1], c["accuracy"], c["unknown"]))
-    print("%d streams, %d windows (runs of 3-8 windows of one class)\n" % (out["streams"], out["windows"]))
+    print("%d streams, %d windows (each stream: every TEST series once, runs of 3-5 of one class; "
+          "repeated series: %d)\n" % (out["streams"], out["windows"], out["repeats"]))
     print("consistency filter")
     print("%-24s %-9s %-5s %8s %8s %7s %7s %9s %14s" % ("classifier", "max_flip", "hyst", "wrong in", "wrong out",
                                                          "fixed", "broken", "changed", "changed right"))
@@ -221,14 +262,18 @@ def run(args):
         print("%-24s %-9d %-5d %8d %9d %7d %7d %9d %14s" % (
             c["classifier"], c["max_flip"], c["hysteresis"], c["wrong_before"], c["wrong_after"], c["fixed"], c["broken"],
             c["changed"], "%d (%.0f%%)" % (c["changed_right"], 100.0 * c["changed_right"] / max(1, c["changed"]))))
-    print("\nnear miss then detection (held-out threshold %s; within %d windows, cap %d/hour)"
-          % (out["nearmiss_threshold"], out["within_windows"], out["per_hour"]))
-    print("%-6s %-9s %7s %9s %14s %10s %12s  %s" % ("near", "confident", "offers", "enrolled", "truly that label",
-                                                     "acc after", "acc without", "refused"))
+    print("\nnear miss then detection (held-out threshold %s; within %d windows, cap %d/hour; gate on: canaries from "
+          "held-out TRAIN, share cap %d/%d, drift cap %d/%d x threshold)"
+          % (out["nearmiss_threshold"], out["within_windows"], out["per_hour"], out["share"][0], out["share"][1],
+             out["drift"][0], out["drift"][1]))
+    print("%-5s %-6s %-9s %7s %9s %16s %27s %27s  %s" % ("gate", "near", "confident", "offers", "enrolled", "wrong",
+                                                          "acc by quarter (with)", "acc by quarter (without)", "refused"))
     for r in out["nearmiss"]:
-        print("%-6s %-9s %7d %9d %16s %10.3f %12.3f  %s" % (
-            "%d/%d" % tuple(r["near"]), "%d/%d" % tuple(r["confident"]), r["offers"], r["enrolled"],
-            "%d (%.0f%%)" % (r["enrolled_right"], 100.0 * r["enrolled_right"] / max(1, r["enrolled"])),
-            r["acc_with"] / max(1, r["scored"]), r["acc_without"] / max(1, r["scored"]),
+        wrong = r["enrolled"] - r["enrolled_right"]
+        print("%-5s %-6s %-9s %7d %9d %16s %27s %27s  %s" % (
+            "on" if r["gate"] else "off", "%d/%d" % tuple(r["near"]), "%d/%d" % tuple(r["confident"]), r["offers"],
+            r["enrolled"], "%d (%.0f%%)" % (wrong, 100.0 * wrong / max(1, r["enrolled"])),
+            " ".join("%.3f" % (a / max(1, n)) for a, n in zip(r["acc_with"], r["scored"])),
+            " ".join("%.3f" % (a / max(1, n)) for a, n in zip(r["acc_without"], r["scored"])),
             ", ".join("%s %d" % kv for kv in sorted(r["refused"].items())) or "-"))
     return 0

@@ -20,6 +20,7 @@ import zlib
 import numpy as np
 
 from . import bounds32
+from .errors import ExportError, ModelFileError  # noqa: F401  (ExportError re-exported)
 
 MAGIC = b"TNYE"
 VERSION = 1
@@ -29,10 +30,6 @@ V1_TYPES = ("dense", "relu", "l2norm")
 NAMES = {v: k for k, v in TYPES.items()}
 ACC_LIMIT = 1 << 24  # every partial sum must stay below this (exact in float32)
 MAX_SHIFT = 24
-
-
-class ExportError(ValueError):
-    """The model cannot be exported without breaking the firmware's exactness bounds."""
 
 
 def row_bounds(w, b, shift):
@@ -192,15 +189,23 @@ def _params(data, off, shape):
 
 
 def from_bytes(data):
-    """Parse a model file into a model dict (strict: raises ValueError on any defect)."""
-    data = bytes(data)
+    """Parse a model file into a model dict (strict: ModelFileError, a ValueError, on any defect)."""
+    try:
+        return _parse(bytes(data))
+    except ModelFileError:
+        raise
+    except (struct.error, KeyError, ValueError, TypeError) as e:
+        raise ModelFileError("malformed model file: %s" % (e,)) from None
+
+
+def _parse(data):
     if len(data) < 20:
-        raise ValueError("truncated model file (%d bytes)" % len(data))
+        raise ModelFileError("truncated model file (%d bytes)" % len(data))
     magic, version, _, n_layers, in_dim, _, in_scale = struct.unpack_from("<4sBBHHHf", data, 0)
     if magic != MAGIC or version not in (VERSION, VERSION_CONV):
-        raise ValueError("not a version %d or %d tinyenroll model" % (VERSION, VERSION_CONV))
+        raise ModelFileError("not a version %d or %d tinyenroll model" % (VERSION, VERSION_CONV))
     if zlib.crc32(data[:-4]) & 0xFFFFFFFF != struct.unpack_from("<I", data, len(data) - 4)[0]:
-        raise ValueError("CRC mismatch")
+        raise ModelFileError("CRC mismatch")
     off = 16
     layers = []
     for _ in range(n_layers):
@@ -208,7 +213,7 @@ def from_bytes(data):
         off += 6
         name = NAMES[kind]
         if version == VERSION and name not in V1_TYPES:
-            raise ValueError("layer type %s needs format version %d" % (name, VERSION_CONV))
+            raise ModelFileError("layer type %s needs format version %d" % (name, VERSION_CONV))
         if name == "conv1d":
             c, o, k, stride = struct.unpack_from("<HHHH", data, off)
             off += 8
@@ -224,7 +229,7 @@ def from_bytes(data):
         else:
             layers.append({"type": name, "n": n_in})
     if off + 4 != len(data):
-        raise ValueError("layer table does not match file size")
+        raise ModelFileError("layer table does not match file size")
     return {"in_dim": in_dim, "input_scale": in_scale, "layers": layers,
             "crc": struct.unpack_from("<I", data, off)[0]}
 
