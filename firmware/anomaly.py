@@ -82,6 +82,16 @@ def _io():
     return anomaly_io
 
 
+def _io_done():
+    # anomaly_io is used rarely (save, load, drift canaries): free its RAM again
+    import sys
+    top = __name__.rsplit(".", 1)[0]
+    sys.modules.pop(top + ".anomaly_io", None)
+    pkg = sys.modules.get(top)
+    if pkg is not None and "anomaly_io" in pkg.__dict__:
+        delattr(pkg, "anomaly_io")
+
+
 def prng_next(x):
     """One step of the Lehmer generator, 31-bit intermediates only."""
     x = PRNG_A * (x % PRNG_Q) - PRNG_R * (x // PRNG_Q)
@@ -379,8 +389,7 @@ class Detector:
         """A canary for drift adaptation: vec must keep being answered `flagged` (True: an anomaly,
         e.g. a known fault; False: normal). Refused unless that is its answer now; at most
         MAX_CANARIES. Kept by to_bytes()/save(). Allowed while frozen (it only restricts)."""
-        from . import anomaly_io
-        anomaly_io.protect(self, vec, flagged)
+        _io().protect(self, vec, flagged)
 
     def _frozen_now(self):
         return self.frozen or (self.guard is not None and bool(getattr(self.guard, "frozen", False)))
@@ -391,15 +400,19 @@ class Detector:
 
     def to_bytes(self):
         """The detector's state (settings, quantiser, normal rows, threshold, canaries) with a CRC32."""
-        from . import anomaly_io
-        return anomaly_io.to_bytes(self)
+        try:
+            return _io().to_bytes(self)
+        finally:
+            _io_done()
 
     @classmethod
     def from_bytes(cls, data, guard=None, seed=1):
         """A READY detector from to_bytes() output (version 1 or 2); StoreError naming what is
         wrong otherwise (every field is checked: struct.pack on MicroPython wraps silently)."""
-        from . import anomaly_io
-        return anomaly_io.from_bytes(cls, data, guard, seed)
+        try:
+            return _io().from_bytes(cls, data, guard, seed)
+        finally:
+            _io_done()
 
     def save(self, learner, why="user"):
         """Keep this state as section TAG of the learner's store (learner.Learner.set_extra): a new

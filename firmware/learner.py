@@ -33,9 +33,8 @@ class Learner:
     def __init__(self, model, prefix, dim=None, k=3, mode="knn", capacity=200, max_classes=16,
                  max_per_class=20, policy="replace", audit_bytes=4096, max_canaries=8, gate=(1, 4),
                  auto_per_hour=10, auto_share=(1, 2), auto_drift=(1, 1)):
-        # the start-up code first, so that when it is dropped it leaves one hole, not many; then
-        # collect, so the buffers below find room next to it (a model was likely just loaded)
-        from . import rails
+        # collect first (a model was likely just loaded), so the buffers below lie together; the
+        # start-up code (rails.py) comes after them and its RAM is one hole when it is dropped
         if _COLLECT:
             gc.collect()
         self.model = model
@@ -65,12 +64,7 @@ class Learner:
         try:
             rails.start(self, boot)
         finally:
-            sys.modules.pop(rails.__name__, None)
-            pkg = sys.modules.get(__name__.rsplit(".", 1)[0])
-            if pkg is not None and "rails" in pkg.__dict__:
-                del pkg.rails
-            if _COLLECT:
-                gc.collect()
+            _unload("rails")
 
     # -- state <-> store sections -----------------------------------------------------------
     def _sections(self, audl):
@@ -223,8 +217,27 @@ class Learner:
         # the rare calls live in rails.py, imported on first use (a board keeps no RAM for them
         # until then): undo()/rollback(), reset(), protect(), unprotect(), canaries(), auto_enroll(),
         # audit()
-        if name in _RARE:
+        # (dropped again after the call)
+        if name not in _RARE:
+            raise AttributeError(name)
+
+        def call(*a, **k):
+            if name in ("rollback", "undo", "reset"):
+                self._learning("undo" if name == "rollback" else name)  # refused without loading rails
             from . import rails
-            f = getattr(rails, name)
-            return lambda *a, **k: f(self, *a, **k)
-        raise AttributeError(name)
+            try:
+                return getattr(rails, name)(self, *a, **k)
+            finally:
+                _unload("rails")
+        return call
+
+
+def _unload(name):
+    # forget a submodule of the package (module and package attribute) so its RAM is free again
+    top = __name__.rsplit(".", 1)[0]
+    sys.modules.pop(top + "." + name, None)
+    pkg = sys.modules.get(top)
+    if pkg is not None and name in pkg.__dict__:
+        delattr(pkg, name)
+    if _COLLECT:
+        gc.collect()
