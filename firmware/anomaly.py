@@ -418,6 +418,8 @@ class Detector:
         """Keep this state as section TAG of the learner's store (learner.Learner.set_extra): a new
         generation with an audit line, refused while frozen; returns the generation."""
         self._check_unfrozen("save")
+        import gc
+        gc.collect()  # the rows are copied twice on the way to flash: room in one piece for them
         learner.set_extra(TAG, self.to_bytes(), "anomaly rows=%d threshold=%d" % (self.count, self.threshold), why)
         return learner.store.generation
 

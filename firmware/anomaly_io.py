@@ -55,16 +55,28 @@ def to_bytes(self):
                        self.dim, self.capacity, self.count,
                        0, 0, self.quantile[0], self.quantile[1], self.margin[0] | (self.margin[1] << 8),
                        self.adapt_every, self.threshold, self.state, self.seen, self.candidates)
-    parts = [head]
+    # one buffer filled in place: the rows are most of it, and a small heap has room for one
+    # copy of them, not three
+    dim = self.dim
+    nc = len(self.c_flag)
+    rows = self.count * dim
+    n = len(head) + (5 * dim if self.raw else 0) + rows + 1 + nc + nc * dim
+    out = bytearray(n + 4)
+    out[:len(head)] = head
+    at = len(head)
     if self.raw:
-        parts.append(struct.pack("<%di" % self.dim, *self.center))
-        parts.append(bytes(self.shift))
-    parts.append(bytes(memoryview(self.rows)[:self.count * self.dim]))
-    parts.append(struct.pack("<B", len(self.c_flag)) + bytes(self.c_flag))
-    if self.c_flag:
-        parts.append(bytes(memoryview(self.c_rows)[:len(self.c_flag) * self.dim]))
-    body = b"".join(parts)
-    return body + struct.pack("<I", binascii.crc32(body) & 0xFFFFFFFF)
+        struct.pack_into("<%di" % dim, out, at, *self.center)
+        out[at + 4 * dim:at + 5 * dim] = self.shift
+        at += 5 * dim
+    out[at:at + rows] = memoryview(self.rows)[:rows]
+    at += rows
+    out[at] = nc
+    out[at + 1:at + 1 + nc] = bytes(self.c_flag)
+    at += 1 + nc
+    if nc:
+        out[at:at + nc * dim] = memoryview(self.c_rows)[:nc * dim]
+    struct.pack_into("<I", out, n, binascii.crc32(memoryview(out)[:n]) & 0xFFFFFFFF)
+    return out
 
 
 def from_bytes(cls, data, guard=None, seed=1):

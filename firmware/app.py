@@ -14,7 +14,8 @@ import gc
 import json
 import time
 
-from .errors import InputError
+from .ints import err  # errors.<kind>, imported only when one is raised
+
 
 PROFILE = "/board.json"
 HELP = """tinyenroll.app - learn from the sensor at the REPL (import tinyenroll.app as te)
@@ -58,7 +59,7 @@ def _setup():
     channels = m.get("channels", 1)
     length = m.get("length", model.in_dim // channels)
     if length * channels != model.in_dim:
-        raise InputError("the model takes %d values, %d channels x %d points is %d"
+        raise err("InputError", "the model takes %d values, %d channels x %d points is %d"
                          % (model.in_dim, channels, length, length * channels))
     _n = c.get("sample_rate_hz", 50) * app.get("window_ms", 2000) // 1000
     _raw = array.array("h", bytes(2 * _n * channels))
@@ -72,7 +73,7 @@ def _setup():
     from . import sensors
     sensor = sensors.from_profile(PROFILE)
     if sensor.channels != channels:
-        raise InputError("the model takes %d channels, the sensor gives %d" % (channels, sensor.channels))
+        raise err("InputError", "the model takes %d channels, the sensor gives %d" % (channels, sensor.channels))
     _n = sensor.rate_hz * app.get("window_ms", 2000) // 1000
     if len(_raw) < _n * channels:
         _raw = array.array("h", bytes(2 * _n * channels))

@@ -22,8 +22,7 @@ Memory: dim + 5 bytes per example (row, label index, norm) plus a 4-byte scratch
 import array
 
 from . import kernels
-from .errors import InputError, StoreFull
-from .ints import check_int8, s8
+from .ints import check_int8, err, s8
 
 MAX_LABEL = 16
 MAX_CAPACITY = 65535        # examples: the store keeps the count as a uint16
@@ -33,18 +32,18 @@ MAX_THRESHOLD = 2 ** 31 - 1  # a manual threshold is kept as an int32
 def check_label(label):
     """label, if it is a str of 1..MAX_LABEL bytes without control characters; else InputError."""
     if not isinstance(label, str):
-        raise InputError("label must be a str, got %s" % type(label).__name__)
+        raise err("InputError", "label must be a str, got %s" % type(label).__name__)
     if not label or len(label.encode()) > MAX_LABEL:
-        raise InputError("label must be 1..%d bytes, got %d" % (MAX_LABEL, len(label.encode())))
+        raise err("InputError", "label must be 1..%d bytes, got %d" % (MAX_LABEL, len(label.encode())))
     for c in label:
         if c < " " or c == "\x7f":
-            raise InputError("label %r has a control character" % (label,))
+            raise err("InputError", "label %r has a control character" % (label,))
     return label
 
 
 def _check_int(name, v, lo, hi):
     if not isinstance(v, int) or isinstance(v, bool) or v < lo or v > hi:
-        raise InputError("%s must be an int in %d..%d, got %r" % (name, lo, hi, v))
+        raise err("InputError", "%s must be an int in %d..%d, got %r" % (name, lo, hi, v))
 
 
 class Enroller:
@@ -53,9 +52,9 @@ class Enroller:
         _check_int("embedding size", dim, 1, kernels.MAX_DIST_DIM)
         kernels.check_dist_dim(dim)  # every distance an integer below 2**24: exact in ulab's float32 dot
         if mode not in ("knn", "prototype"):
-            raise InputError("mode must be 'knn' or 'prototype'")
+            raise err("InputError", "mode must be 'knn' or 'prototype'")
         if policy not in ("replace", "refuse"):
-            raise InputError("policy must be 'replace' or 'refuse'")
+            raise err("InputError", "policy must be 'replace' or 'refuse'")
         _check_int("k", k, 1, 32)
         _check_int("capacity", capacity, 1, MAX_CAPACITY)
         _check_int("max_classes", max_classes, 1, 255)
@@ -105,16 +104,16 @@ class Enroller:
         check_int8(emb, self.dim, "embedding", "the store holds")
         if label not in self.labels:
             if len(self.labels) >= self.max_classes:
-                raise StoreFull("class cap reached (%d classes): forget one first" % self.max_classes)
+                raise err("StoreFull", "class cap reached (%d classes): forget one first" % self.max_classes)
             if self.count >= self.capacity:
-                raise StoreFull("store full (%d examples): forget a class first" % self.capacity)
+                raise err("StoreFull", "store full (%d examples): forget a class first" % self.capacity)
         else:
             c = self.labels.index(label)
             n = len(self._class_rows(c))
             if n >= self.max_per_class and self.policy == "refuse":
-                raise StoreFull("%r has %d examples, the cap (policy 'refuse')" % (label, n))
+                raise err("StoreFull", "%r has %d examples, the cap (policy 'refuse')" % (label, n))
             if n < self.max_per_class and self.count >= self.capacity:
-                raise StoreFull("store full (%d examples)" % self.capacity)
+                raise err("StoreFull", "store full (%d examples)" % self.capacity)
 
     def add(self, label, emb):
         """Store one example; returns a short text of what was done (e.g. what it replaced).
@@ -172,7 +171,7 @@ class Enroller:
     def remove_label(self, label):
         """Forget every example of label; InputError if it is not enrolled."""
         if label not in self.labels:
-            raise InputError("no enrolled label %r" % (label,))
+            raise err("InputError", "no enrolled label %r" % (label,))
         c = self.labels.index(label)
         d = self.dim
         w = 0

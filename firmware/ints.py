@@ -1,6 +1,7 @@
 """Integer helpers shared by the kernels and the modules above them (imports only errors).
 
     isqrt(s)                         floor square root, in integers only
+    scale_unit(y, n, s)              the l2norm rule given s = sum of y's squares (kernels.l2norm)
     s8(v)                            a byte 0..255 read as int8 (-128..127)
     check_int8(v, n, what, where)    refuse anything but n int8 values (bytes, bytearray,
                                      memoryview or array('b'))
@@ -28,6 +29,20 @@ def isqrt(s):
         x = y
         y = (x + s // x) >> 1
     return x
+
+
+def scale_unit(y, n, s):
+    """y (n int8 bytes, sum of squares s) scaled in place to norm 127 by kernels' l2norm rule.
+    Here, not in kernels_plain, so a backend that computes s in machine code shares it without
+    loading the plain backend."""
+    if s == 0:
+        return
+    r = isqrt(s)
+    den = 2 * r
+    for i in range(n):
+        v = y[i]
+        z = (254 * (v - 256 if v > 127 else v) + r) // den
+        y[i] = z & 0xFF
 
 
 def s8(v):

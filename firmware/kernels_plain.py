@@ -1,5 +1,5 @@
 """Plain-Python backend of kernels.py: the rule written as loops, runs anywhere."""
-from .ints import isqrt, s8, topk_insert
+from .ints import scale_unit, s8, topk_insert
 
 
 def dense(layer, x, y):
@@ -39,14 +39,7 @@ def sumsq(v, n):
 
 
 def l2norm(y, n):
-    s = sumsq(y, n)
-    if s == 0:
-        return
-    r = isqrt(s)
-    den = 2 * r
-    for i in range(n):
-        z = (254 * s8(y[i]) + r) // den
-        y[i] = z & 0xFF
+    scale_unit(y, n, sumsq(y, n))
 
 
 def sqdist(q, qnorm, rows, norms, count, dim, out):

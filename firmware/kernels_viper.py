@@ -7,6 +7,8 @@ offset of 2**24 (see model.py) so that a 32-bit load is never negative.
 """
 import micropython
 
+from .ints import scale_unit
+
 BIAS_OFFSET = 1 << 24
 _QB = bytearray(256)  # the query of knn_topk, each byte xor 128 (kernels.MAX_DIST_DIM values)
 
@@ -214,8 +216,7 @@ def sumsq(v, n):
 
 
 def l2norm(y, n):
-    from .kernels_plain import l2norm as plain_l2norm
-    plain_l2norm(y, n)
+    scale_unit(y, n, _sumsq(y, n))
 
 
 def sqdist(q, qnorm, rows, norms, count, dim, out):

@@ -19,9 +19,9 @@ import sys
 
 from . import enroll
 from .enroll import check_label, _check_int
-from .errors import InputError, Refused, Frozen, StoreError, StoreFull  # noqa: F401
 from .store import Store
 from .audit import AuditLog
+from .ints import err  # errors.<kind>, imported only when one is raised
 
 # a commit opens files and builds small buffers: on a board, collect first so they find room in
 # a heap that classification has left in pieces (CPython needs no help, and its collection is slow)
@@ -42,7 +42,7 @@ class Learner:
             dim = model.out_dim
             crc = model.crc
         elif dim is None:
-            raise InputError("give a model, or dim for raw vectors")
+            raise err("InputError", "give a model, or dim for raw vectors")
         else:
             crc = 0
         _check_int("max_canaries", max_canaries, 0, 255)
@@ -98,27 +98,27 @@ class Learner:
                 gen = write(self._sections(audl))
             else:
                 gen = self.store.commit(self._sections(audl), keep_prev)
-        except OSError as err:
+        except OSError as e:
             self._start(False)
-            raise OSError("could not save (%s); the last saved state is back in use" % (err,))
+            raise OSError("could not save (%s); the last saved state is back in use" % (e,))
         self.log.write(gen, what, why)
         return gen
 
-    def _refused(self, err, why):
+    def _refused(self, e, why):
         # a refusal by the gate or an automatic-learning cap: audited, then raised
-        self.log.write(self.store.generation, "refused: %s" % err, why, "at")
-        raise err
+        self.log.write(self.store.generation, "refused: %s" % e, why, "at")
+        raise e
 
     def _learning(self, what):
         if self.frozen:
-            raise Frozen("learning is frozen: %s refused (unfreeze first)" % what)
+            raise err("Frozen", "learning is frozen: %s refused (unfreeze first)" % what)
 
     def _embed(self, window, embedding):
         if (window is None) == (embedding is None):
-            raise InputError("give exactly one of window or embedding")
+            raise err("InputError", "give exactly one of window or embedding")
         if window is not None:
             if self.model is None:
-                raise InputError("no model loaded: pass an embedding (raw int8 vector)")
+                raise err("InputError", "no model loaded: pass an embedding (raw int8 vector)")
             return self.model.embed(window)
         return embedding
 
@@ -128,7 +128,7 @@ class Learner:
             msg = self.gate.check()
             if msg:
                 self._start(False)
-                self._refused(Refused("%s refused by the behaviour gate: %s" % (what.split(":")[0], msg)), why)
+                self._refused(err("Refused", "%s refused by the behaviour gate: %s" % (what.split(":")[0], msg)), why)
         if passed is not None:
             passed()
         self._undo = True
@@ -141,7 +141,7 @@ class Learner:
         self._learning("enroll")
         check_label(label)
         if label in self.blocked:
-            raise Refused("label %r is blocked: unblock it before enrolling it" % (label,))
+            raise err("Refused", "label %r is blocked: unblock it before enrolling it" % (label,))
         emb = self._embed(window, embedding)
         new = label not in self.knn.labels
         what = self.knn.add(label, emb)
@@ -170,7 +170,7 @@ class Learner:
         """Save a section owned by another part (4-byte tag) in the same generation scheme."""
         self._learning(what)
         if len(tag) != 4 or tag in b"LABL ROWS GARD UNDO AUDL CANR AUTO RATE":  # the learner's own
-            raise InputError("section tag %r" % (tag,))
+            raise err("InputError", "section tag %r" % (tag,))
         self.extra[tag] = bytes(data)
         self._change(what, why)
 
@@ -209,7 +209,7 @@ class Learner:
     def unblock(self, label, why="user"):
         self._learning("unblock")
         if label not in self.blocked:
-            raise InputError("label %r is not blocked" % (label,))
+            raise err("InputError", "label %r is not blocked" % (label,))
         self.blocked.remove(label)
         self._commit("unblock %s" % label, why, True)
 

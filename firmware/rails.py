@@ -15,7 +15,7 @@ import struct
 
 from . import kernels
 from .enroll import check_label
-from .errors import InputError, Refused, StoreError
+from .ints import err  # errors.<kind>, imported only when one is raised
 from .store import Image
 
 LEARNED_TAGS = (b"LABL", b"ROWS", b"GARD", b"UNDO", b"AUDL", b"CANR", b"AUTO", b"RATE")
@@ -28,9 +28,9 @@ def names(data):
         for lab in out:
             check_label(lab)
             if out.count(lab) > 1:
-                raise InputError("%r twice" % lab)
-    except (UnicodeError, InputError) as err:
-        raise StoreError("store labels: %s" % err)
+                raise err("InputError", "%r twice" % lab)
+    except (UnicodeError, ValueError) as e:  # errors.InputError is a ValueError
+        raise err("StoreError", "store labels: %s" % e)
     return out
 
 def apply(L, image):
@@ -49,7 +49,7 @@ def apply(L, image):
     manual = struct.unpack_from("<i", gard, 1)[0] if len(gard) >= 5 else -2
     if (size and size != 2 + count * (d + 1)) or count > e.capacity or len(labels) > e.max_classes \
             or manual < -1:
-        raise StoreError("store: %d examples (%d bytes), %d classes, threshold %d: not within "
+        raise err("StoreError", "store: %d examples (%d bytes), %d classes, threshold %d: not within "
                          "this learner's caps" % (count, size, len(labels), manual))
     if b"AUTO" in image or b"CANR" in image or b"RATE" in image:
         L._gate().check_sections(image, labels)
@@ -65,7 +65,7 @@ def apply(L, image):
         c = e.lab[i]
         if c >= len(labels) or n[c] >= e.max_per_class:
             e.count = 0
-            raise StoreError("store: row %d has class %d of %d, or its class holds more than "
+            raise err("StoreError", "store: row %d has class %d of %d, or its class holds more than "
                              "max_per_class=%d" % (i, c, len(labels), e.max_per_class))
         n[c] += 1
         e.norms[i] = kernels.sumsq(e._row(i), d)
@@ -81,11 +81,11 @@ def apply(L, image):
 def rollback(L, why="user"):
     L._learning("undo")
     if not L._undo:
-        raise Refused("nothing to undo: undo is one step, and the last change was an undo or a reset")
+        raise err("Refused", "nothing to undo: undo is one step, and the last change was an undo or a reset")
     image = L.store.previous()
     try:
         apply(L, image)
-    except StoreError:
+    except ValueError:  # errors.StoreError
         apply(L, L.store.load())
         raise
     L._undo = False
@@ -94,7 +94,7 @@ def rollback(L, why="user"):
         if msg:
             L._undo = True
             apply(L, L.store.load())
-            L._refused(Refused("undo refused by the behaviour gate: %s" % msg), why)
+            L._refused(err("Refused", "undo refused by the behaviour gate: %s" % msg), why)
     L._commit("undo (back to generation %d)" % image.generation, why)
 
 

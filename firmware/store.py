@@ -23,7 +23,8 @@ import struct
 import binascii
 import os
 
-from .errors import StoreError  # noqa: F401  (re-exported)
+from .ints import err  # errors.<kind>, imported only when one is raised
+
 
 MAGIC = b"TNYS"
 VERSION = 1
@@ -58,7 +59,7 @@ def _parts(value):
 def emit(write, generation, model_crc, dim, sections, flags=0):
     """Write a store image chunk by chunk through write(), without building it in RAM."""
     if not 0 <= generation <= MAX_GENERATION or not 0 <= model_crc <= 0xFFFFFFFF or not 0 < dim < 65536:
-        raise StoreError("generation %r, model CRC %r or size %r out of the header's range"
+        raise err("StoreError", "generation %r, model CRC %r or size %r out of the header's range"
                          % (generation, model_crc, dim))
     head = struct.pack(HEAD, MAGIC, VERSION, flags, generation, model_crc, dim)
     write(head)
@@ -115,7 +116,7 @@ class Image:
             f.seek(off + skip)
             got = f.readinto(memoryview(buf)[:want])
         if got != want:
-            raise StoreError("%s: section %r cut short" % (self.path, tag))
+            raise err("StoreError", "%s: section %r cut short" % (self.path, tag))
         return got
 
     def as_dict(self):
@@ -146,40 +147,40 @@ class Store:
         mv = memoryview(buf)
         with open(path, "rb") as f:
             if size < HEAD_SIZE + 4 or f.readinto(mv[:HEAD_SIZE]) != HEAD_SIZE:
-                raise StoreError("%s: truncated (%d bytes)" % (path, size))
+                raise err("StoreError", "%s: truncated (%d bytes)" % (path, size))
             magic, version, flags, gen, crc_model, dim = struct.unpack_from(HEAD, buf, 0)
             if magic != MAGIC:
-                raise StoreError("%s: bad magic, not a tinyenroll store" % path)
+                raise err("StoreError", "%s: bad magic, not a tinyenroll store" % path)
             if version != VERSION:
-                raise StoreError("%s: unknown store version %d" % (path, version))
+                raise err("StoreError", "%s: unknown store version %d" % (path, version))
             if flags > KEEP_PREV or gen > MAX_GENERATION:
-                raise StoreError("%s: flags %d / generation %d out of range" % (path, flags, gen))
+                raise err("StoreError", "%s: flags %d / generation %d out of range" % (path, flags, gen))
             crc = binascii.crc32(mv[:HEAD_SIZE])
             left = size - 4 - HEAD_SIZE
             while left > 0:
                 n = f.readinto(mv[:min(CHUNK, left)])
                 if not n:
-                    raise StoreError("%s: cut short" % path)
+                    raise err("StoreError", "%s: cut short" % path)
                 crc = binascii.crc32(mv[:n], crc)
                 left -= n
             if f.readinto(mv[:4]) != 4 or struct.unpack_from("<I", buf, 0)[0] != crc & 0xFFFFFFFF:
-                raise StoreError("%s: CRC mismatch (corrupt or cut short)" % path)
+                raise err("StoreError", "%s: CRC mismatch (corrupt or cut short)" % path)
             if crc_model != self.model_crc:
                 self.mismatch = True
-                raise StoreError("%s: learned with another model (model CRC %08x, this model %08x)"
+                raise err("StoreError", "%s: learned with another model (model CRC %08x, this model %08x)"
                                     % (path, crc_model, self.model_crc))
             if dim != self.dim:
                 self.mismatch = True
-                raise StoreError("%s: embedding size %d, this model gives %d" % (path, dim, self.dim))
+                raise err("StoreError", "%s: embedding size %d, this model gives %d" % (path, dim, self.dim))
             index = {}
             off = HEAD_SIZE
             while off < size - 4:
                 f.seek(off)
                 if off + 8 > size - 4 or f.readinto(mv[:8]) != 8:
-                    raise StoreError("%s: section header cut short" % path)
+                    raise err("StoreError", "%s: section header cut short" % path)
                 tag, n = struct.unpack_from(SECTION, buf, 0)
                 if off + 8 + n > size - 4:
-                    raise StoreError("%s: section %r overruns the file" % (path, tag))
+                    raise err("StoreError", "%s: section %r overruns the file" % (path, tag))
                 index[bytes(tag)] = (off + 8, n)
                 off += 8 + n
         return Image(path, gen, index, flags)
@@ -211,7 +212,7 @@ class Store:
             if gen < 0 and which != "tmp":
                 try:
                     self.check(which)
-                except (StoreError, OSError) as e:
+                except (ValueError, OSError) as e:  # errors.StoreError is a ValueError
                     self.problems.append(str(e))
         for gen, which in found:
             if gen < 0 or (below is not None and below <= gen):
@@ -219,7 +220,7 @@ class Store:
             self.mismatch = False
             try:
                 return which, self.check(which)
-            except (StoreError, OSError) as e:
+            except (ValueError, OSError) as e:  # errors.StoreError is a ValueError
                 if self.mismatch and which == "cur":
                     raise  # learned with another model: refused, not discarded
                 if which != "tmp":
@@ -267,7 +268,7 @@ class Store:
         """Write sections as the next generation, atomically; returns the new generation.
         keep_prev: replace cur, leaving prev (the undo target) as it is."""
         if self.generation >= MAX_GENERATION - 1:
-            raise StoreError("%s: generation %d, the last a store can count to" % (self.prefix, self.generation))
+            raise err("StoreError", "%s: generation %d, the last a store can count to" % (self.prefix, self.generation))
         if self.generation == 0 and sections and not keep_prev:
             self._write({})  # generation 1 is the factory state, so the first change can be undone
         return self._write(sections, keep_prev)
@@ -297,7 +298,7 @@ class Store:
         """Image of the generation before the current one; StoreError if there is none."""
         _, image = self._newest(below=self.generation)
         if image is None:
-            raise StoreError("%s: no previous generation to roll back to" % self.prefix)
+            raise err("StoreError", "%s: no previous generation to roll back to" % self.prefix)
         return image
 
     def wipe(self, sections):

@@ -312,7 +312,7 @@ def test_saved_with_the_learner_under_its_guard_rails(tmp_path):
     L2.unfreeze()
     L2.rollback()
     assert anomaly.Detector.load(L2) is None and L2.labels() == [("wave", 1)]
-    with pytest.raises(learner.Refused, match="nothing to undo"):
+    with pytest.raises(errors.Refused, match="nothing to undo"):
         L2.rollback()
     d.save(L2)
     assert anomaly.Detector.load(L2).to_bytes() == d.to_bytes()

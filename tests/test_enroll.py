@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from host_tools.oracle import knn_ref
-from tinyenroll import kernels, learner, model
+from tinyenroll import errors, kernels, learner, model
 from tinyenroll.enroll import Enroller
 from tinyenroll.errors import InputError, Refused, StoreFull
 
@@ -107,7 +107,7 @@ def test_bad_input_is_refused_and_changes_nothing(tmp_path):
     for call in (lambda: L.enroll("c0", embedding=good), lambda: L.forget("c0"),
                  lambda: L.set_threshold(5), L.rollback, L.reset, lambda: L.unblock("c0"),
                  lambda: L.set_extra(b"ANOM", b"x", "anomaly")):
-        with pytest.raises(learner.Frozen, match="frozen"):
+        with pytest.raises(errors.Frozen, match="frozen"):
             call()
     assert files(tmp_path) == before
     L.unfreeze()
@@ -154,7 +154,7 @@ def test_block_freeze_rollback_reset_and_audit(tmp_path):
     L.rollback()
     assert L.classify(embedding=q)[0] == "c1"
     L.freeze()
-    with pytest.raises(learner.Frozen):
+    with pytest.raises(errors.Frozen):
         L.reset()
     L.unfreeze()
     L.reset()
@@ -172,7 +172,7 @@ def test_block_freeze_rollback_reset_and_audit(tmp_path):
 def test_store_from_another_model_is_a_clear_error(tmp_path):
     L = fresh(tmp_path)
     L.enroll("a", embedding=bytes(DIM))
-    with pytest.raises(learner.StoreError, match="embedding size 8, this model gives 16"):
+    with pytest.raises(errors.StoreError, match="embedding size 8, this model gives 16"):
         learner.Learner(None, str(tmp_path / "st"), dim=16)
     assert fresh(tmp_path).labels() == [("a", 1)]
 
@@ -213,7 +213,7 @@ def test_enroll_from_windows_through_the_model(tmp_path):
         assert L.classify(window=x.tobytes()) == want
     with pytest.raises(ValueError, match="23 values, the model takes 24"):
         L.enroll("a", window=bytes(23))
-    with pytest.raises(learner.StoreError, match="another model"):
+    with pytest.raises(errors.StoreError, match="another model"):
         learner.Learner(None, str(tmp_path / "st"), dim=DIM)
 
 

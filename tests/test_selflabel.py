@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from host_tools.board import mpy
-from tinyenroll import learner, selflabel
+from tinyenroll import errors, learner, selflabel
 
 
 def runs(seq):
@@ -244,7 +244,7 @@ def test_near_miss_guards_and_audit_through_the_learner(tmp_path):
     # the refusal by the cap is in the audit log, and the times survive a restart
     assert any(" at=" in line and "cap: 2 automatic enrollments" in line for line in L.audit())
     L2 = learner.Learner(None, str(tmp_path / "learned"), dim=4, auto_per_hour=2, auto_drift=None)
-    with pytest.raises(learner.Refused, match="cap: 2 automatic"):
+    with pytest.raises(errors.Refused, match="cap: 2 automatic"):
         L2.auto_enroll("tap", near_vec, 3640)  # kept times 51 and 3602 are within the hour
 
 

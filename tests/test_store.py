@@ -2,7 +2,7 @@
 import pytest
 
 from fakefs import FakeFS, PowerCut, install
-from tinyenroll import store
+from tinyenroll import errors, store
 
 A = {b"ROWS": b"\x01" * 40, b"LABL": b"old"}
 B = {b"ROWS": b"\x02" * 64, b"LABL": b"new\nlabels", b"ANOM": b"x" * 9}
@@ -72,9 +72,9 @@ def test_store_of_another_model_is_refused_not_discarded(monkeypatch):
     install(monkeypatch, fs)
     store.Store("/st", 7, 8).commit(A)
     kept = bytes(fs.files["/st.cur"])
-    with pytest.raises(store.StoreError, match="another model"):
+    with pytest.raises(errors.StoreError, match="another model"):
         store.Store("/st", 8, 8).load()
-    with pytest.raises(store.StoreError, match="embedding size 8, this model gives 16"):
+    with pytest.raises(errors.StoreError, match="embedding size 8, this model gives 16"):
         store.Store("/st", 7, 16).load()
     assert bytes(fs.files["/st.cur"]) == kept
 
@@ -83,7 +83,7 @@ def test_rollback_and_wipe(monkeypatch):
     fs = FakeFS()
     install(monkeypatch, fs)
     s = store.Store("/st", 1, 4)
-    with pytest.raises(store.StoreError, match="no previous generation"):
+    with pytest.raises(errors.StoreError, match="no previous generation"):
         s.previous()
     s.commit(A)
     assert s.previous().as_dict() == {}  # the first change rolls back to the factory state
@@ -93,6 +93,6 @@ def test_rollback_and_wipe(monkeypatch):
     s.commit(s.previous().as_dict())  # a rollback is itself undoable once
     assert store.Store("/st", 1, 4).load().as_dict() == B
     s.wipe({})
-    with pytest.raises(store.StoreError):
+    with pytest.raises(errors.StoreError):
         s.previous()
     assert store.Store("/st", 1, 4).load().as_dict() == {}
