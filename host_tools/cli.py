@@ -59,7 +59,7 @@ EPILOGS = {
     "ports": "needs: nothing.\nexamples:\n  tinyenroll ports\n  tinyenroll ports --no-probe --json",
     "virtual-board": "needs: the board-sim extra (the MicroPython unix interpreter) and a pty (Linux, macOS).\n"
                      "examples:\n  tinyenroll virtual-board\n  tinyenroll virtual-board --socket --fs myflash",
-    "flash": "needs: a board running MicroPython on --port, its profile name (boards/).\n"
+    "flash": "needs: a board running MicroPython on --port, its profile name (host_tools/boards/).\n"
              "examples:\n  tinyenroll flash --port /dev/ttyACM0 --board esp32\n"
              "  tinyenroll flash --port auto --board rp2040_pico --model my.tem",
     "validate": "needs: a flashed board, the model it runs, a recording folder or an .npz of int8 'windows'.\n"

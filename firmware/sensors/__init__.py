@@ -57,7 +57,7 @@ def pace_window(sensor, buf, n):
 
 
 def from_profile(path="/board.json"):
-    """The sensor a board profile names (boards/*.json, installed by flash as /board.json), at
+    """The sensor a board profile names (host_tools/boards/*.json, installed by flash as /board.json), at
     the profile's sample rate."""
     import json
     with open(path) as f:

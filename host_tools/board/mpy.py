@@ -8,7 +8,19 @@ import sys
 import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FIRMWARE = os.path.join(REPO, "firmware")
+
+
+def _firmware_dir():
+    # the installed `tinyenroll` package: firmware/ in a checkout (editable install), the
+    # package folder in site-packages from a wheel; found without importing it
+    import importlib.util
+    spec = importlib.util.find_spec("tinyenroll")
+    if spec is not None and spec.origin:
+        return os.path.dirname(spec.origin)
+    return os.path.join(REPO, "firmware")
+
+
+FIRMWARE = _firmware_dir()
 
 
 def micropython_path():

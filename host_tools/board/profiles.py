@@ -1,10 +1,11 @@
-"""Board profiles (boards/*.json): heap, float precision, kernel backend, mpy arch, sensor wiring."""
+"""Board profiles (host_tools/boards/*.json): heap, float precision, kernel backend, mpy arch, sensor wiring."""
 import json
 import os
 
 from ..oracle.errors import BoardError  # noqa: F401  (re-exported)
 
-BOARDS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "boards")
+# data installed with the package (a wheel too), next to host_tools/models
+BOARDS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "boards")
 REQUIRED = {"name": str, "heap": str, "float_bits": int, "mpy_arch": str, "backend": str,
             "fallback_backend": str, "sensor": dict, "sample_rate_hz": int}
 BACKENDS = ("ulab", "viper", "plain")

@@ -401,7 +401,7 @@ def _read(fd):
 
 
 def add_arguments(p):
-    p.add_argument("--board", default="virtual", help="board profile in boards/ (default: virtual)")
+    p.add_argument("--board", default="virtual", help="board profile in host_tools/boards/ (default: virtual)")
     p.add_argument("--socket", action="store_true", help="also serve the board on socket://127.0.0.1:PORT "
                    "(a serial link that is not a pty, as a USB board is to mpremote)")
     p.add_argument("--fs", default=None, help="folder used as the board's flash (default: a temporary "
