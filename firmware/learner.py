@@ -229,6 +229,8 @@ class Learner:
                 return getattr(rails, name)(self, *a, **k)
             finally:
                 _unload("rails")
+                if self.gate is None:
+                    _unload("gate")  # e.g. a reset left it nothing to guard
         return call
 
 

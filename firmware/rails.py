@@ -106,10 +106,7 @@ def reset(L, why="user"):
     L._undo = False
     L._commit("factory reset", why, write=L.store.wipe)
     if L.gate is not None and not L.gate.c_lab and not L.gate.times:
-        # it guards nothing now: its RAM (and gate.py's) is free until a canary needs it again
-        from .learner import _unload
-        L.gate = None
-        _unload("gate")
+        L.gate = None  # it guards nothing now: the learner frees gate.py's RAM too
 
 
 def start(L, boot):
