@@ -60,6 +60,10 @@ class Learner:
     def _start(self, boot):
         # load the newest generation, the guard rails and (boot) the audit log's check: code run
         # once, in rails.py, which is dropped again so its RAM is free for the application
+        if boot and self.store.empty():
+            self.store.load()  # a new store: the state is already the empty one, rails not needed
+            self.problems = []
+            return
         from . import rails
         try:
             rails.start(self, boot)

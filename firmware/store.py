@@ -227,6 +227,13 @@ class Store:
                     self.problems.append(str(e))
         return None, None
 
+    def empty(self):
+        """True when no generation file is on flash (a new or wiped store)."""
+        for which in ("cur", "tmp", "prev"):
+            if _exists(self._path(which)):
+                return False
+        return True
+
     def load(self):
         """The newest valid generation (an empty Image if none); problems lists what was skipped."""
         which, image = self._newest()

@@ -24,7 +24,13 @@ def gestures(k, speed, longest, length, model_path="/model.tem", store="/learned
     from .. import kernels, learner, model
     wipe(store)
     kernels.ready()  # reads /board.json: before the buffers, and collected below
-    # buffers before the sensor's code: on a small heap its import leaves only small holes
+    # all code first (kernels, the sensor's driver), then the buffers in one run: code loaded
+    # between buffers leaves a small heap in holes too small for the next import
+    if imu_hz:
+        from ..sensors.mpu6050 import MPU6050
+        from ..sensors.mpu6050_sim import SimBus
+    else:
+        from ..sensors.replay import Replay
     gc.collect()
     _m = model.load(model_path)
     _L = learner.Learner(_m, store, k=k, capacity=64)
@@ -32,11 +38,8 @@ def gestures(k, speed, longest, length, model_path="/model.tem", store="/learned
     _buf = array.array("h", bytes(2 * longest * channels))
     _x = bytearray(_m.in_dim)
     if imu_hz:
-        from ..sensors.mpu6050 import MPU6050
-        from ..sensors.mpu6050_sim import SimBus
         _src = MPU6050(SimBus(rec), rate_hz=imu_hz, accel_range=4, gyro_range=500)
     else:
-        from ..sensors.replay import Replay
         _src = Replay(rec, loop=False, speed=speed)
         if _src.channels != 1:
             _buf = array.array("h", bytes(2 * longest * _src.channels))

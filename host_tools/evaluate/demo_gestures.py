@@ -37,6 +37,7 @@ def run(b, fs_put, speed, log):
     truth = ["g" + ltr[i] for i in enroll] + ["g" + lte[i] for i in queries]
     fs_put("gestures.ter", lambda path: recording.write(path, np.concatenate(series), RATE_HZ))
     longest = max(len(s) for s in series)
+    b.soft_reset()  # the file copy above leaves its traces in the heap: the job starts on a clean one
     b.exec("from tinyenroll.jobs import demo as job\njob.gestures(%d, %r, %d, %d)" % (K, speed, longest, length), "setting up gestures")
     log("gestures: %d novel classes, enrolling %d shots each then classifying %d windows, replayed at "
         "%d Hz x%g..." % (len(novel), SHOTS, len(queries), RATE_HZ, speed))

@@ -57,6 +57,7 @@ def run(b, fs_put, speed, log, model_path=None):
     fs_put("motion.ter", lambda path: recording.write(path, np.concatenate(series), RATE_HZ))
     imu_hz = int(RATE_HZ * speed)
     longest = max(len(s) for s in series)
+    b.soft_reset()  # the file copy above leaves its traces in the heap: the job starts on a clean one
     b.exec("from tinyenroll.jobs import demo as job\njob.gestures(%d, 1, %d, %d, rec='/motion.ter', imu_hz=%d, "
            "groups=%d)" % (K, longest, length, imu_hz, groups), "setting up the motion part")
     n_en = sum(1 for _, _, e in items if e)
