@@ -35,7 +35,7 @@ def bad_inputs(tmp):
         "stream": [("--count", "-1", "--port", "/dev/null", "--out", missing), ("--count", "x")],
         "record": [("--count", "0", "--port", "x", "--label", "a"), ("--port", "x")],
         "validate": [("--port", "/dev/nonexistent", "--model", missing, "--data", missing)],
-        "demo": [("--parts", "nosuch", "--port", "/dev/nonexistent")],
+        "demo": [("--parts", "nosuch", "--port", "/dev/nonexistent"), ("--speed", "3", "--port", "/dev/nonexistent")],
         "bench": [("--bogus",)],
         "anomaly-eval": [("--recordings", "nosuch"), ("--sweep", "a,b"), ("--data", missing + ".ter"),
                          ("--data", csv, "--rate", "10")],

@@ -160,6 +160,9 @@ def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, p
     Without port, on a virtual board reached through its pty, or with link="socket" through
     socket:// (a serial link that is not a pty, as a USB board is to mpremote)."""
     profile = profiles.load(board)
+    if "motion" in parts:
+        from . import demo_motion
+        demo_motion.imu_rate(speed)  # a speed the simulated chip cannot run: refused before flashing
     vb = None
     start = time.time()
     if port is None:

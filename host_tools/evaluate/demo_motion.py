@@ -48,6 +48,17 @@ def takes(subject=SUBJECT):
     return first + second + basic
 
 
+def imu_rate(speed):
+    """The simulated MPU-6050's sample rate for a replay speed; ValueError (before anything is
+    flashed) when the chip cannot run at it: its rates are 1000/n Hz, 4..1000."""
+    hz = int(round(RATE_HZ * speed))
+    if hz < 4 or hz > 1000 or 1000 % hz:
+        ok = ", ".join("%g" % (r / RATE_HZ) for r in (50, 100, 125, 200, 250, 500, 1000))
+        raise ValueError("--speed %g would run the MPU-6050 at %d Hz; its rates are 1000/n Hz: use --speed %s"
+                         % (speed, hz, ok))
+    return hz
+
+
 def run(b, fs_put, speed, log, model_path=None):
     model_path = model_path or MODEL
     info = json.load(open(model_path + ".json"))
@@ -55,7 +66,7 @@ def run(b, fs_put, speed, log, model_path=None):
     items = takes()
     series = [w for w, _, _ in items]
     fs_put("motion.ter", lambda path: recording.write(path, np.concatenate(series), RATE_HZ))
-    imu_hz = int(RATE_HZ * speed)
+    imu_hz = imu_rate(speed)
     longest = max(len(s) for s in series)
     b.soft_reset()  # the file copy above leaves its traces in the heap: the job starts on a clean one
     b.exec("from tinyenroll.jobs import demo as job\njob.gestures(%d, 1, %d, %d, rec='/motion.ter', imu_hz=%d, "
