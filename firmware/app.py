@@ -147,10 +147,14 @@ def _fmt(label, score, margin):
 
 # ---------------------------------------------------------------- enrolling and answering
 
-def capture(countdown=0):
-    """One raw window from the sensor (after an optional countdown): array 'h', interleaved."""
+def capture(countdown=0, trigger=None):
+    """One raw window from the sensor, after an optional countdown, or when trigger='motion'
+    (the sensor moves past app.motion_level) or 'button' (app.button pressed): array 'h',
+    channel-interleaved."""
     _setup()
-    if countdown:
+    if trigger in ("motion", "button"):
+        _wait_trigger(trigger, countdown)
+    elif countdown:
         _countdown(countdown)
     sensor.read_window(_raw, _n)
     return _raw

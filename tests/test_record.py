@@ -50,6 +50,35 @@ def test_record_appends_labelled_windows_and_stream_writes_the_same_format(board
     assert json.load(open(s_out + "/report.json"))["received"] == 3
 
 
+def test_record_with_a_motion_trigger_waits_for_the_movement(board, tmp_path):
+    """The IMU lies still for 2 s, then shakes: a take started by motion (sample-to-sample change
+    past app.motion_level) holds the shake, a take started at once the stillness."""
+    fs = board.fs_dir
+    rng = np.random.default_rng(5)
+    t = np.arange(2 * RATE) / RATE
+    still = np.zeros((2 * RATE, CHANNELS))
+    still[:, 2] = 8192
+    shake = np.zeros((2 * RATE, CHANNELS))
+    shake[:, 1] = 6000 * np.sin(2 * np.pi * 6 * t)
+    imu = np.concatenate([still, shake]) + rng.normal(0, 150, (4 * RATE, CHANNELS))
+    recording.write(fs + "/imu.ter", np.round(imu).astype(np.int64), RATE)
+    prof = json.loads(open(fs + "/board.json").read())
+    prof["app"]["motion_level"] = 4000  # the shake's change passes it (up to ~4400 on ay alone), noise never
+    open(fs + "/board.json", "w").write(json.dumps(prof))
+    out = str(tmp_path / "rec")
+    lines = []
+    taken, total, err = record.record(board.device, out, "shake", 1, log=lambda m, end="\n": lines.append(m),
+                                      trigger="motion", wait=20)
+    assert err is None and taken == 1, err
+    assert any("move to start" in m for m in lines)
+    w = recording.read_folder(out)["windows"][0]
+    assert w[:, 1].std() > 2000, w[:, 1].std()        # ay: 6000 sin(2 pi 6 t) in the shake
+    taken, total, err = record.record(board.device, out, "still", 1, countdown=0, log=lambda *a, **k: None)
+    rec = recording.read_folder(out)
+    assert err is None and total == 2 and rec["labels"] == ["shake", "still"]
+    assert rec["windows"][1][:, 1].std() < 500               # a fresh connection: the replay starts still
+
+
 def test_appending_other_channels_is_refused_and_the_folder_kept(tmp_path):
     out = str(tmp_path / "rec")
     w = np.zeros((1, 10, 6), np.int16)
