@@ -265,7 +265,7 @@ def learn_normal(seconds=60):
     print("learning normal for %d windows (~%d s)..." % (windows, windows * _n // (2 * sensor.rate_hz)))
     for i in range(windows):
         sensor.read_window(_raw, _n)
-        features.band_features(_raw, _n, c, _feat)
+        features.band_features(_raw, _n, c, _feat, sensor.rate_hz)
         d.learn(_feat)
         if i % 10 == 9:
             print(" %d/%d" % (i + 1, windows))
@@ -290,7 +290,7 @@ def watch(seconds=0, until=None):
     try:
         while True:
             sensor.read_window(_raw, _n)
-            features.band_features(_raw, _n, c, _feat)
+            features.band_features(_raw, _n, c, _feat, sensor.rate_hz)
             score, bad = d.check(_feat)
             if bad:
                 flagged += 1

@@ -1,6 +1,6 @@
 """Raw feature vectors from windows of integer samples, for the anomaly detector without a model.
 
-    features.band_features(x, n, channels, out)   # multi-axis motion: 5 ints a channel
+    features.band_features(x, n, channels, out, rate_hz)   # multi-axis motion: 5 ints a channel
     features.shape_features(x, n, points, out)    # one channel's coarse shape: points + 2 ints
 The results are anomaly.Detector(..., raw=True) input. Integers only, every division floors;
 host_tools/evaluate/anomaly_eval.py has the numpy twins and the tests compare them bit for bit.
@@ -8,62 +8,72 @@ host_tools/evaluate/anomaly_eval.py has the numpy twins and the tests compare th
 from .ints import err
 
 
-def band_features(x, n, channels, out):
+def band_lengths(rate_hz):
+    """(a, b): the short and long moving-average lengths of band_features at rate_hz, 8 and 21
+    samples at 64 Hz (nulls at 8 Hz and ~3 Hz) scaled to the rate, rounded: 6 and 16 at 50 Hz."""
+    a = max(2, (8 * rate_hz + 32) // 64)
+    return a, max(a + 1, (21 * rate_hz + 32) // 64)
+
+
+def band_features(x, n, channels, out, rate_hz=64):
     """Raw features of one window for the detector, in integers only.
 
-    x holds n samples of `channels` interleaved ints (x[t * channels + c]); n >= 21. For each
-    channel c, out[5c:5c+5] = mean, mean |x - mean|, the 3-8 Hz and below-3 Hz L1 power at a
-    64 Hz sample rate (moving averages over 8 and 21 samples as band filters: 8 Hz and ~3 Hz
-    nulls), and how often the 8-sample average crosses the mean. Every division floors, so the
-    board, CPython and host_tools/evaluate/anomaly_eval.band_features agree exactly.
+    x holds n samples of `channels` interleaved ints (x[t * channels + c]) taken at rate_hz; n is
+    at least the long average's length (21 at 64 Hz). For each channel c, out[5c:5c+5] = mean,
+    mean |x - mean|, the 3-8 Hz and below-3 Hz L1 power (moving averages over a and b samples as
+    band filters, band_lengths: nulls near 8 Hz and 3 Hz at any rate), and how often the short
+    average crosses the mean. Every division floors, so the board, CPython and
+    host_tools/evaluate/anomaly_eval.band_features agree exactly.
     """
-    if n < 21:
-        raise err("InputError", "band_features needs at least 21 samples, got %d" % n)
+    a, b = band_lengths(rate_hz)
+    if n < b:
+        raise err("InputError", "band_features needs at least %d samples at %d Hz, got %d" % (b, rate_hz, n))
     if len(x) < n * channels or len(out) < 5 * channels:
         raise err("InputError", "band_features: x needs %d values and out %d" % (n * channels, 5 * channels))
     C = channels
-    m = n - 20
+    m = n - b + 1
+    off = (b - a) // 2  # the short window centred in the long one
     for c in range(C):
         s = 0
         for t in range(n):
             s += x[t * C + c]
         mean = s // n
-        a = 0
+        mad = 0
         for t in range(n):
             d = x[t * C + c] - mean
-            a += d if d >= 0 else -d
-        # moving sums: s8 over x[j+6 .. j+13], s21 over x[j .. j+20]
-        s8 = 0
-        for t in range(6, 14):
-            s8 += x[t * C + c]
-        s21 = 0
-        for t in range(21):
-            s21 += x[t * C + c]
+            mad += d if d >= 0 else -d
+        # moving sums: sa over x[j+off .. j+off+a-1], sb over x[j .. j+b-1]
+        sa = 0
+        for t in range(off, off + a):
+            sa += x[t * C + c]
+        sb = 0
+        for t in range(b):
+            sb += x[t * C + c]
         fog = 0
         loco = 0
         for j in range(m):
             if j:
-                s8 += x[(j + 13) * C + c] - x[(j + 5) * C + c]
-                s21 += x[(j + 20) * C + c] - x[(j - 1) * C + c]
-            lp21 = s21 // 21
-            d = s8 // 8 - lp21
+                sa += x[(j + off + a - 1) * C + c] - x[(j + off - 1) * C + c]
+                sb += x[(j + b - 1) * C + c] - x[(j - 1) * C + c]
+            lpb = sb // b
+            d = sa // a - lpb
             fog += d if d >= 0 else -d
-            d = lp21 - mean
+            d = lpb - mean
             loco += d if d >= 0 else -d
-        # crossings of the 8-sample average through the mean
-        s8 = 0
-        for t in range(8):
-            s8 += x[t * C + c]
-        above = s8 // 8 >= mean
+        # crossings of the short average through the mean
+        sa = 0
+        for t in range(a):
+            sa += x[t * C + c]
+        above = sa // a >= mean
         zc = 0
-        for j in range(1, n - 7):
-            s8 += x[(j + 7) * C + c] - x[(j - 1) * C + c]
-            now = s8 // 8 >= mean
+        for j in range(1, n - a + 1):
+            sa += x[(j + a - 1) * C + c] - x[(j - 1) * C + c]
+            now = sa // a >= mean
             if now != above:
                 zc += 1
             above = now
         out[5 * c] = mean
-        out[5 * c + 1] = a // n
+        out[5 * c + 1] = mad // n
         out[5 * c + 2] = fog // m
         out[5 * c + 3] = loco // m
         out[5 * c + 4] = zc

@@ -13,17 +13,35 @@ from tinyenroll import features
 
 @settings(max_examples=150)
 @given(st.integers(21, 160), st.integers(1, 9), st.integers(1, 40), st.sampled_from([1, 3, 300, 4000]),
-       st.integers(0, 2 ** 32 - 1))
-def test_firmware_features_equal_numpy(n, channels, points, amp, seed):
+       st.integers(0, 2 ** 32 - 1), st.sampled_from([64, 50, 100, 25, 200]))
+def test_firmware_features_equal_numpy(n, channels, points, amp, seed, rate):
     rng = np.random.default_rng(seed)
+    n = max(n, features.band_lengths(rate)[1])
     w = rng.integers(-amp, amp + 1, size=(n, channels)) + rng.integers(-2000, 2000, size=channels)
     out = [0] * (5 * channels)
-    features.band_features(w.reshape(-1).tolist(), n, channels, out)
-    assert out == anomaly_eval.band_features(w).tolist()
+    features.band_features(w.reshape(-1).tolist(), n, channels, out, rate)
+    assert out == anomaly_eval.band_features(w, rate).tolist()
     points = min(points, n)
     out = [0] * (points + 2)
     features.shape_features(w[:, 0].tolist(), n, points, out)
     assert out == anomaly_eval.shape_features(w[:, :1], points).tolist()
+
+
+def test_the_bands_follow_the_sample_rate():
+    """A 5 or 6 Hz tremor has the same 3-8 Hz power at 50 Hz as at 64 Hz (within 25 %); the 64 Hz
+    filter lengths on 50 Hz samples put a null near 6 Hz and lose most of it."""
+    assert features.band_lengths(64) == (8, 21) and features.band_lengths(50) == (6, 16)
+
+    def fog(rate, f, lengths_at):
+        t = np.arange(2 * rate) / rate
+        w = np.round(3000 * np.sin(2 * np.pi * f * t)).astype(np.int64)
+        out = [0] * 5
+        features.band_features(w.tolist(), len(w), 1, out, lengths_at)
+        return out[2]
+    for f in (5.0, 6.0):
+        at64 = fog(64, f, 64)
+        assert abs(fog(50, f, 50) - at64) < at64 // 4, (f, fog(50, f, 50), at64)
+        assert fog(50, f, 64) < at64 // 2
 
 
 def test_feature_input_checked():
@@ -41,7 +59,7 @@ from tinyenroll import features
 for line in open(sys.argv[1]):
     c = json.loads(line)
     out = [0] * (5 * c["channels"])
-    features.band_features(c["x"], c["n"], c["channels"], out)
+    features.band_features(c["x"], c["n"], c["channels"], out, c["rate"])
     sh = [0] * (c["points"] + 2)
     features.shape_features(c["x"], c["n"], c["points"], sh)
     print(json.dumps([out, sh]))
@@ -52,9 +70,10 @@ def test_micropython_features_equal_numpy(tmp_path):
     rng = np.random.default_rng(4)
     cases = []
     for i in range(20):
-        n, ch = int(rng.integers(21, 140)), int(rng.integers(1, 10))
+        n, ch = int(rng.integers(34, 140)), int(rng.integers(1, 10))  # 34: the long average at 100 Hz
         w = rng.integers(-5000, 5000, size=(n, ch))
-        cases.append({"n": n, "channels": ch, "points": int(rng.integers(1, 21)), "x": w.reshape(-1).tolist()})
+        cases.append({"n": n, "channels": ch, "points": int(rng.integers(1, 21)), "x": w.reshape(-1).tolist(),
+                      "rate": (64, 50, 100)[i % 3]})
     (tmp_path / "f.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
     script = tmp_path / "features_mpy.py"
     script.write_text(MPY_FEATURES)
@@ -65,6 +84,6 @@ def test_micropython_features_equal_numpy(tmp_path):
     for c, line in zip(cases, lines):
         band, shape = json.loads(line)
         w = np.array(c["x"]).reshape(c["n"], c["channels"])
-        assert band == anomaly_eval.band_features(w).tolist()
+        assert band == anomaly_eval.band_features(w, c["rate"]).tolist()
         # shape features of the interleaved buffer's first n values, as the board was given them
         assert shape == anomaly_eval.shape_features(np.array(c["x"][:c["n"]])[:, None], c["points"]).tolist()

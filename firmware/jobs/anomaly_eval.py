@@ -23,7 +23,7 @@ def detector_file(path):
     det = anomaly.Detector(cfg["dim"], capacity=cfg["capacity"], k=cfg["k"], seed=cfg["seed"], raw=True)
     while fh.readinto(w) == 4 * len(w):
         if band:
-            features.band_features(w, cfg["n"], cfg["channels"], feat)
+            features.band_features(w, cfg["n"], cfg["channels"], feat, cfg.get("rate", 64))
         else:
             features.shape_features(w, cfg["n"], cfg["points"], feat)
         if learning and det.seen == cfg["learn"]:

@@ -94,9 +94,14 @@ def windows(n, size, hop):
     return [(s, s + size) for s in range(0, n - size + 1, hop)]
 
 
-def band_features(w):
-    """Per channel of an int window (size, C): mean, mean |dev|, 3-8 Hz and <3 Hz L1 power at 64 Hz,
-    and crossings of the 8 Hz low-passed signal through the mean. All integer (floor divisions)."""
+def band_features(w, rate_hz=64):
+    """Per channel of an int window (size, C) sampled at rate_hz: mean, mean |dev|, 3-8 Hz and
+    <3 Hz L1 power, and crossings of the short (8 Hz null) average through the mean; moving
+    averages over a and b samples (8 and 21 at 64 Hz, scaled to the rate and rounded: the
+    firmware's features.band_lengths rule). All integer (floor divisions)."""
+    a = max(2, (8 * rate_hz + 32) // 64)
+    b = max(a + 1, (21 * rate_hz + 32) // 64)
+    off = (b - a) // 2
     n, c = w.shape
     out = []
     for ch in range(c):
@@ -104,14 +109,14 @@ def band_features(w):
         mean = x.sum() // n
         mad = np.abs(x - mean).sum() // n
         cs = np.concatenate([[0], np.cumsum(x)])
-        lp8 = (cs[8:] - cs[:-8]) // 8          # moving average over 8: nulls at 8 Hz
-        lp21 = (cs[21:] - cs[:-21]) // 21      # over 21: nulls near 3 Hz
-        m = len(lp21)
-        hi = lp8[6:6 + m] - lp21               # centres aligned (6 + 3.5 ~ 10)
-        lo = lp21 - mean
+        lpa = (cs[a:] - cs[:-a]) // a          # nulls at rate/a (8 Hz at 64 Hz)
+        lpb = (cs[b:] - cs[:-b]) // b          # nulls near 3 Hz
+        m = len(lpb)
+        hi = lpa[off:off + m] - lpb            # centres aligned
+        lo = lpb - mean
         fog = np.abs(hi).sum() // m
         loco = np.abs(lo).sum() // m
-        z = lp8 - mean
+        z = lpa - mean
         zc = int(((z[1:] >= 0) != (z[:-1] >= 0)).sum())
         out.extend([mean, mad, fog, loco, zc])
     return np.array(out, dtype=np.int64)
@@ -122,8 +127,9 @@ def band_features(w):
 class Recording:
     """Learning windows (features) and scored windows (features, labels, episode ids)."""
 
-    def __init__(self, name, note, learn, test, labels, episodes, raw=None):
+    def __init__(self, name, note, learn, test, labels, episodes, raw=None, rate_hz=64):
         self.name = name
+        self.rate_hz = rate_hz        # the samples' rate: band features' filter lengths follow it
         self.raw = raw                # (kind, points, learn windows, test windows) for on-device runs
         self.note = note
         self.learn = learn
@@ -141,28 +147,28 @@ def _episode_ids(y):
     return ids
 
 
-def firmware_features(w, kind, points=16):
+def firmware_features(w, kind, points=16, rate_hz=64):
     """The same features computed by the firmware code (tinyenroll.features) for one window."""
     from tinyenroll import features
     n, c = w.shape
     if kind == "band":
         out = [0] * (5 * c)
-        features.band_features([int(v) for v in w.reshape(-1)], n, c, out)
+        features.band_features([int(v) for v in w.reshape(-1)], n, c, out, rate_hz)
     else:
         out = [0] * (points + 2)
         features.shape_features([int(v) for v in w[:, 0]], n, points, out)
     return out
 
 
-def _windowed(x, y, size, hop, kind, points=16):
+def _windowed(x, y, size, hop, kind, points=16, rate_hz=64):
     ids = _episode_ids(y)
     W = windows(len(x), size, hop)
     if kind == "band":
-        F = np.array([band_features(x[s:e]) for s, e in W], dtype=np.int64)
+        F = np.array([band_features(x[s:e], rate_hz) for s, e in W], dtype=np.int64)
     else:
         F = np.array([shape_features(x[s:e], points) for s, e in W], dtype=np.int64)
     for (s, e), f in zip(W, F):
-        if firmware_features(x[s:e], kind, points) != f.tolist():
+        if firmware_features(x[s:e], kind, points, rate_hz) != f.tolist():
             raise AssertionError("firmware features differ from the numpy ones at window %d" % s)
     raw = [x[s:e] for s, e in W]
     L = np.array([bool(y[s:e].any()) for s, e in W])
@@ -308,7 +314,8 @@ def micropython_run(rec, capacity, k, backend="viper", seed=1, heap="96K"):
     kind, points, learn_w, test_w = rec.raw
     n, channels = learn_w[0].shape
     cfg = {"backend": backend, "dim": rec.learn.shape[1], "capacity": capacity, "k": k, "seed": seed,
-           "kind": kind, "n": n, "channels": channels, "points": points, "learn": len(learn_w)}
+           "kind": kind, "n": n, "channels": channels, "points": points, "learn": len(learn_w),
+           "rate": rec.rate_hz}
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "windows.bin")
         with open(data, "wb") as f:

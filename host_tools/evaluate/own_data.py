@@ -149,8 +149,8 @@ def anomaly_recording(path, rate_hz=None, learn_seconds=40):
                          % (path, len(x) / rate, learn_seconds + 2))
     if y[:learn_n * hop + size].any():
         raise ValueError("%s: labelled anomalies inside the first %d s the detector learns on" % (path, learn_seconds))
-    F, L, E, R = ae._windowed(x, y, size, hop, "band")
+    F, L, E, R = ae._windowed(x, y, size, hop, "band", rate_hz=rate)
     note = "your data: %d s windows, %d s hop, band features, learn first %d s, %s" % (
         2, 1, learn_seconds, "labelled anomalies: %d samples" % y.sum() if y.any() else "no labels (false alarms only)")
     return ae.Recording(os.path.basename(path), note, F[:learn_n], F[learn_n:], L[learn_n:], E[learn_n:],
-                        ("band", 0, R[:learn_n], R[learn_n:]))
+                        ("band", 0, R[:learn_n], R[learn_n:]), rate_hz=rate)
