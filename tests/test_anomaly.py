@@ -445,3 +445,7 @@ def test_evaluation_detector_at_least_as_good_as_better_baseline():
     assert by[("daphnet", "detector")]["episodes"] == 0   # the shipped excerpt has no labelled episode
     assert by[("daphnet", "detector")]["false_alarm_rate"] <= by[("daphnet", "k-means")]["false_alarm_rate"]
     assert all(by[(rec, "micropython")]["auc"] == by[(rec, "detector")]["auc"] for rec in ("bleeding", "ecg"))
+    # the inserted freezes are marked wherever the results are shown
+    assert by[("daphnet+fog", "detector")]["semi_synthetic"] and not by[("bleeding", "detector")]["semi_synthetic"]
+    text = anomaly_eval.table(out["results"])
+    assert "daphnet+fog*" in text and "SEMI-SYNTHETIC" in text and "bleeding*" not in text
