@@ -68,7 +68,8 @@ def _setup():
     gc.collect()
     learner = learner_mod.Learner(model, app.get("store", "/learned"), k=app.get("k", 3),
                                   capacity=app.get("capacity", 60), max_classes=app.get("max_classes", 8),
-                                  max_per_class=app.get("max_per_class", 10))
+                                  max_per_class=app.get("max_per_class", 10),
+                                  unknown_pct=app.get("unknown_pct", m.get("unknown_pct", 150)))
     gc.collect()  # the learner's start-up code is dropped after use: free it before the sensor's
     from . import sensors
     sensor = sensors.from_profile(PROFILE)

@@ -13,7 +13,8 @@ is over the threshold. margin = runner-up score - best score (None with one clas
 
 Threshold (recomputed on every change unless set by hand):
   "loo"          each example scored against the rest of its own class (leave-one-out), in
-                 classes of 2 or more; T = 3/2 of the 90th percentile of those scores
+                 classes of 2 or more; T = unknown_pct % (default 150: 3/2) of the 90th
+                 percentile of those scores (models carry the percent chosen on validation)
   "inter-class"  every class has one example: T = half the smallest distance between classes
   "default"      a single example: T = 127**2 (embeddings are ~127 long: about 60 degrees apart)
   "manual"       set_threshold(value)
@@ -48,7 +49,7 @@ def _check_int(name, v, lo, hi):
 
 class Enroller:
     def __init__(self, dim, k=3, mode="knn", capacity=200, max_classes=16, max_per_class=20,
-                 policy="replace"):
+                 policy="replace", unknown_pct=150):
         _check_int("embedding size", dim, 1, kernels.MAX_DIST_DIM)
         kernels.check_dist_dim(dim)  # every distance an integer below 2**24: exact in ulab's float32 dot
         if mode not in ("knn", "prototype"):
@@ -59,6 +60,7 @@ class Enroller:
         _check_int("capacity", capacity, 1, MAX_CAPACITY)
         _check_int("max_classes", max_classes, 1, 255)
         _check_int("max_per_class", max_per_class, 1, MAX_CAPACITY)
+        _check_int("unknown_pct", unknown_pct, 1, 1000)
         self.dim = dim
         self.k = k
         self.mode = mode
@@ -66,6 +68,7 @@ class Enroller:
         self.max_classes = max_classes
         self.max_per_class = max_per_class
         self.policy = policy
+        self.unknown_pct = unknown_pct
         self.labels = []
         self.count = 0
         self.rows = bytearray(capacity * dim)
@@ -295,7 +298,9 @@ class Enroller:
                     # the m largest scores are the m smallest of their negatives
                     filled = kernels.topk_insert(top, 0, filled, m, -v)
             q = -top[m - 1]
-            self._threshold, self._source = q + q // 2, "loo"
+            # floor(q * pct / 100) without the product: small ints on a board
+            p = self.unknown_pct
+            self._threshold, self._source = q // 100 * p + q % 100 * p // 100, "loo"
         elif ncls >= 2:
             nearest = None
             for i in range(self.count):

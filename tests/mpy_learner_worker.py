@@ -27,7 +27,8 @@ def new_learner(req):
                         policy=req.get("policy", "replace"), audit_bytes=req.get("audit_bytes", 4096), max_canaries=req.get("max_canaries", 8),
                         auto_per_hour=req.get("auto_per_hour", 10),
                         auto_share=tuple(req["auto_share"]) if req.get("auto_share") else None,
-                        auto_drift=tuple(req["auto_drift"]) if req.get("auto_drift") else None)
+                        auto_drift=tuple(req["auto_drift"]) if req.get("auto_drift") else None,
+                        unknown_pct=req.get("unknown_pct", 150))
     return L.problems
 
 

@@ -236,3 +236,27 @@ def test_search_is_identical_on_the_ulab_backend(tmp_path, bits):
                     assert e.classify(q.tobytes()) == knn_ref.classify(q, rows, labs, names, 2, mode)
         finally:
             kernels.select("plain")
+
+
+@pytest.mark.parametrize("mode", ["knn", "prototype"])
+@pytest.mark.parametrize("pct", [1, 37, 100, 150, 999, 1000])
+def test_the_unknown_percent_scales_the_leave_one_out_threshold_as_the_reference(tmp_path, mode, pct):
+    """T = floor(q * pct / 100) of the 90th-percentile leave-one-out score q, computed by the
+    board without the product (small ints) and equal to the reference's plain product."""
+    _, rows, labs = clusters(seed=5, n_cls=3, per=4, spread=60)
+    L = fresh(tmp_path, mode=mode, unknown_pct=pct)
+    names = ["c0", "c1", "c2"]
+    for r, c in zip(rows, labs):
+        L.enroll(names[c], embedding=r.tobytes())
+    t, how = L.threshold()
+    assert how == "loo" and (t, how) == knn_ref.calibrate(rows, labs, 3, 3, mode, unknown_pct=pct)
+    rng = np.random.default_rng(pct)
+    for _ in range(20):
+        q = rng.integers(-128, 128, DIM).astype(np.int8)
+        assert L.classify(embedding=q.tobytes()) == knn_ref.classify(q, rows, labs, names, 3, mode, unknown_pct=pct)
+
+
+@pytest.mark.parametrize("pct", [0, 1001, 1.5, True])
+def test_an_unknown_percent_out_of_range_is_refused(pct):
+    with pytest.raises(InputError, match="unknown_pct"):
+        Enroller(DIM, unknown_pct=pct)

@@ -86,3 +86,45 @@ def test_auroc():
     assert motion_eval.auroc([1, 2], [3, 4]) == 1.0
     assert motion_eval.auroc([3, 4], [1, 2]) == 0.0
     assert motion_eval.auroc([1, 2], [1, 2]) == 0.5
+
+
+def test_the_unknown_percent_rule_picks_the_tightest_within_the_bound():
+    curve = {p: {"known_rejected": r} for p, r in [(100, 7.6), (110, 4.9), (120, 2.9), (130, 1.7), (150, 0.8)]}
+    assert motion_eval.choose_pct(curve) == 120
+    with pytest.raises(ValueError, match="at most 3"):
+        motion_eval.choose_pct({100: {"known_rejected": 3.1}})
+
+
+def test_open_set_rates_equal_the_firmware_enroller_at_each_percent():
+    """The curve is computed from the threshold at 100 % (q itself): at p % it must be exactly
+    the firmware's own decision with unknown_pct=p."""
+    from tinyenroll import enroll
+    rng = np.random.default_rng(3)
+    y = np.repeat(np.array(hapt.TRANSITIONS), 8)
+    E = np.clip(rng.normal(0, 40, (len(y), 16)) + 30 * (y[:, None] % 3 - 1), -128, 127).astype(np.int8)
+    B = rng.integers(-128, 128, (20, 16)).astype(np.int8)
+    curve = motion_eval.open_set(E, y, B, pcts=(60, 120), n=6, seed=1)
+    for p in (60, 120):
+        rng2 = np.random.default_rng(1)  # the same episodes, decided by the firmware at p %
+        kr, ur = [], []
+        for _ in range(6):
+            classes = sorted(rng2.choice(hapt.TRANSITIONS, 3, replace=False).tolist())
+            sup = np.concatenate([rng2.choice(np.flatnonzero(y == c), 5, replace=False) for c in classes])
+            known = np.setdiff1d(np.flatnonzero(np.isin(y, classes)), sup)
+            e = enroll.Enroller(16, k=1, capacity=15, max_classes=3, max_per_class=5, unknown_pct=p)
+            for i in sup:
+                e.add(str(y[i]), E[i].tobytes())
+            kr.append(np.mean([e.classify(E[i].tobytes())[0] is None for i in known]))
+            ur.append(np.mean([e.classify(v.tobytes())[0] is None for v in np.concatenate([E[~np.isin(y, classes)], B])]))
+        assert curve[p]["known_rejected"] == pytest.approx(100 * np.mean(kr))
+        assert curve[p]["unknown_rejected"] == pytest.approx(100 * np.mean(ur))
+    assert curve[60]["unknown_rejected"] > curve[120]["unknown_rejected"]
+
+
+def test_the_final_test_refuses_a_model_without_a_percent_chosen_on_validation(tmp_path):
+    import shutil
+    path = str(tmp_path / "m.tem")
+    shutil.copy(SHIPPED, path)
+    with pytest.raises(ValueError, match="choose it on validation first"):
+        motion_eval.evaluate(path, final_test=True, log=lambda *_: None)
+    assert motion_eval.recorded_pct(SHIPPED) in motion_eval.PCTS  # the shipped model carries its choice

@@ -171,7 +171,7 @@ def model_and_info(profile, model):
     if os.path.exists(model + ".json"):
         with open(model + ".json") as f:
             side = json.load(f)
-        for key in ("channels", "length", "groups"):
+        for key in ("channels", "length", "groups", "unknown_pct"):
             if key in side:
                 info[key] = side[key]
     return data, info

@@ -318,7 +318,11 @@ def run(args):
         return 0
     if args.dataset == "hapt":
         from . import motion_eval
-        res = motion_eval.evaluate(args.model or motion_eval.DEFAULT_MODEL, args.final_test)
+        try:
+            res = motion_eval.evaluate(args.model or motion_eval.DEFAULT_MODEL, args.final_test)
+        except ValueError as e:
+            print("fewshot: %s" % e, file=sys.stderr)
+            return 2
         if args.json:
             print(json.dumps(res, indent=1, default=float))
         return 0

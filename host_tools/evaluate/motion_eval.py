@@ -13,11 +13,17 @@ embedding on the firmware (tinyenroll.model + tinyenroll.enroll under CPython, w
 board's integers) by 1-NN and by class prototype. 95 % intervals over episodes.
 
 Open set (K = 5): 3 of the 6 transitions enrolled; the other 3 and 4 s windows of the six
-basic activities are never enrolled. The Enroller's own calibrated threshold decides; AUROC of
-its nearest-class score. New user on known classes: the six basic activities enrolled K-shot by
+basic activities are never enrolled. The Enroller's calibrated threshold decides: unknown_pct %
+of the 90th percentile of its leave-one-out scores. The percent is chosen on validation only, by
+a rule fixed in advance (MAX_KNOWN_REJECTED): the tightest percent of the grid PCTS whose share of
+enrolled-class windows rejected is at most 3 %, two points under the 5 % target, as room for
+people not seen. The validation run records it in the model's .json (the board reads it from
+there, through flash); the test run reads it from there and never chooses. AUROC of the
+nearest-class score does not depend on the percent. New user on known classes: the six basic activities enrolled K-shot by
 one subject against a softmax classifier (logistic regression on the same inputs) trained on
 the training subjects 1-18.
 """
+import json
 import os
 
 import numpy as np
@@ -29,6 +35,8 @@ from ..oracle import modelfile
 
 SHOTS = (1, 3, 5)
 EPISODES = 200
+PCTS = tuple(range(50, 201, 10))   # unknown percents tried on validation
+MAX_KNOWN_REJECTED = 3.0           # the rule: the tightest percent rejecting at most this share
 BASIC_SECONDS = 4
 
 
@@ -100,25 +108,66 @@ def auroc(known, unknown):
     return float((u > k).mean() + 0.5 * (u == k).mean())
 
 
-def open_set(E, y, basic_E, n=EPISODES, seed=0, K=5):
-    """Enroller's calibrated threshold with 3 of 6 transitions enrolled."""
+def open_set(E, y, basic_E, pcts=PCTS, n=EPISODES, seed=0, K=5):
+    """{percent: rates} for the Enroller's threshold at each unknown percent, 3 of 6 transitions
+    enrolled, the same episodes for every percent (the firmware's threshold at 100 % is the
+    leave-one-out quantile q itself, and at p % it is q * p // 100)."""
     from tinyenroll import enroll
     rng = np.random.default_rng(seed)
-    aucs, kr, ur = [], [], []
+    aucs, qs, kscores, uscores = [], [], [], []
     for _ in range(n):
         classes = sorted(rng.choice(hapt.TRANSITIONS, 3, replace=False).tolist())
         sup = np.concatenate([rng.choice(np.flatnonzero(y == c), K, replace=False) for c in classes])
         known = np.setdiff1d(np.flatnonzero(np.isin(y, classes)), sup)
-        e = enroll.Enroller(E.shape[1], k=1, capacity=len(sup), max_classes=3, max_per_class=K)
+        e = enroll.Enroller(E.shape[1], k=1, capacity=len(sup), max_classes=3, max_per_class=K, unknown_pct=100)
         for i in sup:
             e.add(str(y[i]), E[i].tobytes())
-        ks = [e.classify(E[i].tobytes()) for i in known]
-        us = [e.classify(v.tobytes()) for v in np.concatenate([E[~np.isin(y, classes)], basic_E])]
-        aucs.append(auroc([s for _, s, _ in ks], [s for _, s, _ in us]))
-        kr.append(np.mean([lab is None for lab, _, _ in ks]))
-        ur.append(np.mean([lab is None for lab, _, _ in us]))
-    return {"auroc": float(np.mean(aucs)), "known_rejected": 100 * float(np.mean(kr)),
-            "unknown_rejected": 100 * float(np.mean(ur))}
+        q, how = e.calibration()
+        assert how == "loo", how
+        ks = np.array([e.classify(E[i].tobytes())[1] for i in known])
+        us = np.array([e.classify(v.tobytes())[1] for v in np.concatenate([E[~np.isin(y, classes)], basic_E])])
+        aucs.append(auroc(ks, us))
+        qs.append(q)
+        kscores.append(ks)
+        uscores.append(us)
+    auc = float(np.mean(aucs))
+    out = {}
+    for p in pcts:
+        t = [q * p // 100 for q in qs]
+        out[p] = {"auroc": auc, "known_rejected": 100 * float(np.mean([(s > v).mean() for s, v in zip(kscores, t)])),
+                  "unknown_rejected": 100 * float(np.mean([(s > v).mean() for s, v in zip(uscores, t)]))}
+    return out
+
+
+def choose_pct(curve):
+    """The rule, applied to validation only: the tightest percent rejecting at most
+    MAX_KNOWN_REJECTED % of enrolled-class windows."""
+    ok = [p for p in sorted(curve) if curve[p]["known_rejected"] <= MAX_KNOWN_REJECTED]
+    if not ok:
+        raise ValueError("no unknown percent in %s rejects at most %.0f %% of enrolled windows"
+                         % (sorted(curve), MAX_KNOWN_REJECTED))
+    return ok[0]
+
+
+def recorded_pct(model_path):
+    """The unknown percent the validation run recorded beside the model, or None."""
+    try:
+        with open(model_path + ".json") as f:
+            return json.load(f).get("unknown_pct")
+    except OSError:
+        return None
+
+
+def record_pct(model_path, pct):
+    with open(model_path + ".json") as f:
+        side = json.load(f)
+    side["unknown_pct"] = pct
+    side["unknown_pct_rule"] = ("chosen on HAPT validation subjects 19-24 (K=5, 3 of 6 transitions enrolled): "
+                                "the tightest of %s rejecting at most %.0f %% of enrolled windows"
+                                % (list(PCTS), MAX_KNOWN_REJECTED))
+    with open(model_path + ".json", "w") as f:
+        json.dump(side, f, indent=1)
+        f.write("\n")
 
 
 def new_user(E_basic, x_basic, y_basic, s_basic, train_x, train_y, shots=(1, 3)):
@@ -154,6 +203,10 @@ def macs(model):
 def evaluate(model_path, final_test=False, log=print):
     """The table: returns a dict and prints it."""
     from tinyenroll import model as fw_model
+    pct = recorded_pct(model_path) if final_test else None
+    if final_test and pct is None:
+        raise ValueError("%s.json has no unknown_pct: choose it on validation first "
+                         "(tinyenroll fewshot --dataset hapt)" % model_path)
     recs = hapt.load_test() if final_test else hapt.load_validation()
     x, y, subs = windows(recs, hapt.TRANSITIONS)
     xb, yb, sb = windows(recs, hapt.BASIC, basic=True)
@@ -175,9 +228,24 @@ def evaluate(model_path, final_test=False, log=print):
     log("%-26s" % "method" + "".join("%15s" % c for c in cols))
     for name, r in rows.items():
         log("%-26s" % name + "".join("%15s" % ("%.1f +- %.1f" % r[c]) for c in cols))
-    o = open_set(E, y, Eb)
-    log("open set, K=5, 3 of 6 transitions enrolled, the Enroller's calibrated threshold: AUROC %.3f, "
-        "never-enrolled rejected %.1f %%, enrolled rejected %.1f %%" % (o["auroc"], o["unknown_rejected"], o["known_rejected"]))
+    if final_test:
+        o = open_set(E, y, Eb, pcts=(pct,))[pct]
+    else:
+        curve = open_set(E, y, Eb)
+        log("open set on validation, K=5, 3 of 6 transitions enrolled: AUROC %.3f; by unknown percent:"
+            % curve[PCTS[0]]["auroc"])
+        for p, r in curve.items():
+            log("  %4d %%: enrolled rejected %5.1f %%, never-enrolled rejected %5.1f %%"
+                % (p, r["known_rejected"], r["unknown_rejected"]))
+        pct = choose_pct(curve)
+        o = curve[pct]
+        if os.path.exists(model_path + ".json") and recorded_pct(model_path) != pct:
+            record_pct(model_path, pct)
+            log("recorded unknown_pct %d in %s.json" % (pct, model_path))
+    log("open set, K=5, 3 of 6 transitions enrolled, threshold %d %% of the leave-one-out quantile (chosen on "
+        "validation): AUROC %.3f, never-enrolled rejected %.1f %%, enrolled rejected %.1f %%"
+        % (pct, o["auroc"], o["unknown_rejected"], o["known_rejected"]))
+    o = dict(o, unknown_pct=pct)
     tr = hapt.load_train()
     xt, yt, _ = windows(tr, hapt.BASIC, basic=True)
     nu = new_user(Eb, xb, yb, sb, xt, yt)

@@ -15,7 +15,7 @@ int8 values in -128..127 (|v| <= 128) and D the embedding size:
   l2norm (plain ints)               sum y**2 <= n*128**2; 254*|y| + isqrt(sum)
   sumsq (viper)                     D*128**2
   sqdist (viper, into array 'i')    D*255**2
-  enroll, k-NN score / threshold    k*D*255**2 summed; threshold q + q//2
+  enroll, k-NN score / threshold    k*D*255**2 summed; threshold q//100*pct + q%100*pct//100, pct <= 1000
   enroll, prototypes                2*sum + n over max_per_class members: 2*128*m + m
   anomaly, k nearest summed         k*D*255**2 (and BIG, the sentinel above it, < 2**30)
   anomaly, threshold                loo * mnum before // mden, stored as int32 (clamped to BIG)
@@ -85,7 +85,7 @@ def enroll_bounds(dim, k=3, max_per_class=20, mode="knn"):
     rows = [_row("sumsq (viper)", dim * 128 * 128, WORD, "enroll D=%d" % dim),
             _row("sqdist", d, SMALL, "enroll D=%d" % dim),
             _row("k-NN score: sum of k distances", k * d, SMALL, "enroll k=%d" % k),
-            _row("threshold q + q//2", (k * d) * 3 // 2, SMALL, "enroll"),
+            _row("threshold q//100*pct + q%100*pct//100 (q a mean, pct <= 1000)", d * 10, SMALL, "enroll"),
             _row("prototype 2*sum + n", 2 * 128 * max_per_class + max_per_class, SMALL,
                  "enroll max_per_class=%d" % max_per_class)]
     return rows
