@@ -43,13 +43,16 @@ def _board(tmp_path, heap=None):
                                   rng.normal(size=(50, CHANNELS * LENGTH)), 4 / 127)
         path = str(tmp_path / "m.tem")
         modelfile.write(path, m)
+        (tmp_path / "m.tem.json").write_text(json.dumps({"unknown_pct": 130}))  # as chosen on validation
         flash.flash(vb.device, "virtual", path, log=lambda *a: None)
         takes = [0, 0, 1, 1, 2, 2, 0, 1, 2, 2]
         recording.write(str(fs / "imu.ter"), np.concatenate([_pattern(k, rng) for k in takes]), RATE)
         profile = json.loads((fs / "board.json").read_text())
         profile["sensor"] = {"driver": "mpu6050", "bus": "sim", "file": "imu.ter", "address": 104}
         profile["sample_rate_hz"] = RATE
-        profile["model"] = {"path": "/model.tem", "channels": CHANNELS, "length": LENGTH, "groups": 2}
+        assert profile["model"]["unknown_pct"] == 130  # flash carries the model's percent to the board
+        profile["model"] = {"path": "/model.tem", "channels": CHANNELS, "length": LENGTH, "groups": 2,
+                            "unknown_pct": 130}
         profile["app"] = {"window_ms": 1000, "store": "/learned", "k": 1}
         (fs / "board.json").write_text(json.dumps(profile))
         yield vb
@@ -94,6 +97,7 @@ def test_enroll_classify_undo_and_reboot(board):
         assert "knows tilt, shake, twist" in banner
         assert "shake" in b.exec("te.forget('twist'); te.labels()")
         assert "twist" not in b.exec("te.labels()")
+        assert b.exec("print(te.learner.knn.unknown_pct)").strip() == "130"  # the model's, from board.json
 
 
 def test_live_and_anomaly(big_board):
