@@ -319,7 +319,8 @@ def run(args):
     if args.dataset == "hapt":
         from . import motion_eval
         try:
-            res = motion_eval.evaluate(args.model or motion_eval.DEFAULT_MODEL, args.final_test)
+            log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print  # stdout: JSON only
+            res = motion_eval.evaluate(args.model or motion_eval.DEFAULT_MODEL, args.final_test, log=log)
         except ValueError as e:
             print("fewshot: %s" % e, file=sys.stderr)
             return 2
