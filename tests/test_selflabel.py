@@ -374,14 +374,15 @@ def test_evaluation_on_real_gesture_streams():
         assert 0 < r["enrolled"] <= r["offers"]
         assert r["enrolled_right"] >= 0.6 * r["enrolled"], r
         assert sum(r["acc_with"]) >= sum(r["acc_without"]), r   # auto-enrollment never costs accuracy
-    for gate in (False, True):
+    for gate in ("off", "on"):
         loose, strict = near[((3, 2), (1, 1), gate)], near[((3, 2), (1, 2), gate)]
         assert (strict["enrolled"] - strict["enrolled_right"]) * loose["enrolled"] <= \
             (loose["enrolled"] - loose["enrolled_right"]) * strict["enrolled"]
     for key, r in near.items():
-        if key[2]:
-            off = near[(key[0], key[1], False)]
+        if key[2] != "off":
+            off = near[(key[0], key[1], "off")]
             assert r["enrolled"] - r["enrolled_right"] <= off["enrolled"] - off["enrolled_right"]
+    assert {r["gate"] for r in out["nearmiss"]} == {"off", "on"}  # no never-enrolled kinds in these streams
 
 
 MPY_GUARDS = r"""
@@ -418,3 +419,24 @@ def test_micropython_guards_with_the_learner(tmp_path):
     p = subprocess.run(argv + [str(tmp_path / "learned")], capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split("\n")[:5] == ["True", "True 1", "True 1", "True 1 [('tap', 1)]", "1"]
+
+
+def test_hapt_streams_with_the_motion_model_and_unknown_canaries():
+    """HAPT validation subjects through the motion model: streams hold never-enrolled basic
+    activities; canaries that must stay unknown refuse auto-enrollments the others let through."""
+    from host_tools.data import hapt
+    from host_tools.evaluate import selflabel_eval
+    train, items, others, _ = selflabel_eval.hapt_streams()
+    names = {hapt.ACTIVITIES[c] for c in hapt.TRANSITIONS}
+    assert {lab for _, lab in train} == names and others
+    assert all(t is None or t in names for _, _, t in items) and any(t is None for _, _, t in items)
+    out = selflabel_eval.evaluate(n_streams=4, seed=1, dataset="hapt")
+    assert out["windows"] == 4 * len(items) and out["never_enrolled"] == sum(t is None for _, _, t in items)
+    near = {(tuple(r["near"]), tuple(r["confident"]), r["gate"]): r for r in out["nearmiss"]}
+    for (nb, conf, gate), r in near.items():
+        if gate == "on+unknown":
+            off = near[(nb, conf, "off")]
+            assert r["enrolled"] - r["enrolled_right"] <= off["enrolled"] - off["enrolled_right"], (r, off)
+            assert r["canaries"] > near[(nb, conf, "on")]["canaries"]
+    loose = near[((3, 2), (1, 1), "on+unknown")]
+    assert loose["refused"].get("gate", 0) > 0  # the unknown canaries refused something

@@ -53,7 +53,8 @@ def to_int8(x, dim):
 
 
 def make_streams(test, n_streams, seed, run_min=3, run_max=5):
-    """[[test index]]: each stream holds every TEST series once, in runs of one class."""
+    """[[test index]]: each stream holds every TEST series once, in runs of one class (test:
+    [(vector, class)]; the class only groups the runs)."""
     rng = np.random.default_rng(seed)
     by_class = {}
     for i, (_, lab) in enumerate(test):
@@ -194,15 +195,56 @@ def add_arguments(p):
     p.add_argument("--per-hour", type=int, default=30, help="auto-enrollment cap per hour")
     p.add_argument("--share", type=int, nargs=2, default=(1, 2), help="gate on: share of a class auto-enrollment may add")
     p.add_argument("--drift", type=int, nargs=2, default=(1, 1), help="gate on: prototype drift cap (x threshold)")
+    p.add_argument("--dataset", choices=("wiimote", "hapt"), default="wiimote",
+                   help="wiimote: raw PickupGestureWiimoteZ windows; hapt: the motion model on HAPT validation "
+                   "subjects' transitions, with never-enrolled basic activities in the streams")
     p.add_argument("--json", action="store_true")
 
 
-def evaluate(dim=32, shots=2, k=1, n_streams=40, seed=1, within=2, per_hour=30, share=(1, 2), drift=(1, 1)):
+def wiimote(dim):
+    """(TRAIN [(int8 vector, label)], stream items [(int8 vector, run class, truth)], never-enrolled
+    TRAIN windows [(int8 vector, kind)] (none here), what)."""
     train = [(to_int8(x, dim), lab) for x, lab in load_ts("TRAIN")]
+    test = [(to_int8(x, dim), lab, lab) for x, lab in load_ts("TEST")]
+    return train, test, [], ("tinyenroll.learner k-NN on raw PickupGestureWiimoteZ windows resampled to %d int8 "
+                         "points; no trained model" % dim)
+
+
+def hapt_streams():
+    """The motion model's int8 embeddings (the firmware's integers) of HAPT validation subjects:
+    subjects 19-21 give the enrolled and held-out transitions (the TRAIN role), subjects 22-24 the
+    streams: every transition segment once, and 4 s windows of the six basic activities, which
+    are never enrolled (their truth is "unknown": an auto-enrollment of one is wrong). Test
+    subjects 25-30 are not read; no setting is chosen here (they are Wiimote's)."""
+    from ..data import hapt
+    from . import motion_eval
+    from tinyenroll import model as fw_model
+    m = fw_model.load(motion_eval.DEFAULT_MODEL)
+
+    def embed(xs):
+        return [np.frombuffer(bytes(m.embed(v.tobytes())), np.int8).copy() for v in xs]
+    recs = hapt.load_validation()
+    x, y, subs = motion_eval.windows(recs, hapt.TRANSITIONS)
+    xb, yb, sb = motion_eval.windows(recs, hapt.BASIC, basic=True)
+    name = lambda c: hapt.ACTIVITIES[int(c)]  # noqa: E731
+    E, Eb = embed(x), embed(xb)
+    train = [(E[i], name(y[i])) for i in range(len(y)) if subs[i] <= 21]
+    test = [(E[i], name(y[i]), name(y[i])) for i in range(len(y)) if subs[i] > 21]
+    test += [(Eb[i], "basic " + name(yb[i]), None) for i in range(len(yb)) if sb[i] > 21]
+    others = [(Eb[i], name(yb[i])) for i in range(len(yb)) if sb[i] <= 21]
+    return train, test, others, ("tinyenroll.learner k-NN on the motion model's int8 embeddings (%s) of HAPT validation "
+                         "subjects: enrolled/held out from 19-21, streams from 22-24 with never-enrolled basic "
+                         "activities" % os.path.basename(motion_eval.DEFAULT_MODEL))
+
+
+def evaluate(dim=32, shots=2, k=1, n_streams=40, seed=1, within=2, per_hour=30, share=(1, 2), drift=(1, 1),
+             dataset="wiimote"):
+    train, items, others, what = hapt_streams() if dataset == "hapt" else wiimote(dim)
+    dim = len(train[0][0])
     enrolled, rest = split_train(train, shots)
-    test = load_ts("TEST")
-    test_vecs = [to_int8(x, dim) for x, _ in test]
-    truth_of = [lab for _, lab in test]
+    test = [(v, group) for v, group, _ in items]
+    test_vecs = [v for v, _, _ in items]
+    truth_of = [truth for _, _, truth in items]
     streams = make_streams(test, n_streams, seed)
     manual = heldout_threshold(enrolled, rest, dim, k)
     truths = [[truth_of[i] for i in s] for s in streams]
@@ -223,14 +265,17 @@ def evaluate(dim=32, shots=2, k=1, n_streams=40, seed=1, within=2, per_hour=30, 
             filt.append(c)
     near = []
     canaries = pick_canaries(rest)
-    for gate_on in (False, True):
+    # never-enrolled kinds (HAPT's basic activities, from the TRAIN role): canaries that must stay unknown
+    unknown_canaries = [(v, None) for v, _ in pick_canaries(others)]
+    gates = [("off", None), ("on", canaries)] + ([("on+unknown", canaries + unknown_canaries)] if others else [])
+    for gate_name, cans in gates:
         for nb, conf in (((3, 2), (1, 1)), ((5, 4), (1, 1)), ((3, 2), (1, 2))):
-            gate = (canaries, tuple(share), tuple(drift)) if gate_on else None
+            gate = None if cans is None else (cans, tuple(share), tuple(drift))
             r = nearmiss_eval(test_vecs, truth_of, streams, enrolled, manual, dim, k, within, nb, conf, per_hour, gate)
-            r.update(near=list(nb), confident=list(conf), gate=gate_on)
+            r.update(near=list(nb), confident=list(conf), gate=gate_name, canaries=r["canaries"] // n_streams)
             near.append(r)
-    return {"classifier": "tinyenroll.learner k-NN (k=%d) on raw windows resampled to %d int8 points, "
-                          "%d TRAIN shots per class; no trained model" % (k, dim, shots),
+    return {"classifier": "%s; k=%d, %d shots per class" % (what, k, shots), "dataset": dataset,
+            "never_enrolled": sum(1 for t in truth_of if t is None),
             "classifiers": classifiers, "nearmiss_threshold": manual,
             "windows": sum(len(s) for s in streams), "streams": n_streams, "filter": filt, "nearmiss": near,
             "within_windows": within, "per_hour": per_hour, "share": list(share), "drift": list(drift),
@@ -245,7 +290,7 @@ def run(args):
               "at least 1, --within at least 0", file=sys.stderr)
         return 2
     out = evaluate(args.dim, args.shots, args.k, args.streams, args.seed, args.within, args.per_hour,
-                   tuple(args.share), tuple(args.drift))
+                   tuple(args.share), tuple(args.drift), args.dataset)
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
@@ -254,7 +299,8 @@ def run(args):
         print("  %-24s %6d (%s): single TEST windows right %.3f, unknown %.3f"
               % (c["name"], c["threshold"][0], c["threshold"][1], c["accuracy"], c["unknown"]))
     print("%d streams, %d windows (each stream: every TEST series once, runs of 3-5 of one class; "
-          "repeated series: %d)\n" % (out["streams"], out["windows"], out["repeats"]))
+          "repeated series: %d; never-enrolled windows in each stream: %d)\n"
+          % (out["streams"], out["windows"], out["repeats"], out["never_enrolled"]))
     print("consistency filter")
     print("%-24s %-9s %-5s %8s %8s %7s %7s %9s %14s" % ("classifier", "max_flip", "hyst", "wrong in", "wrong out",
                                                          "fixed", "broken", "changed", "changed right"))
@@ -266,12 +312,12 @@ def run(args):
           "held-out TRAIN, share cap %d/%d, drift cap %d/%d x threshold)"
           % (out["nearmiss_threshold"], out["within_windows"], out["per_hour"], out["share"][0], out["share"][1],
              out["drift"][0], out["drift"][1]))
-    print("%-5s %-6s %-9s %7s %9s %16s %27s %27s  %s" % ("gate", "near", "confident", "offers", "enrolled", "wrong",
+    print("%-11s %-6s %-9s %7s %9s %16s %27s %27s  %s" % ("gate", "near", "confident", "offers", "enrolled", "wrong",
                                                           "acc by quarter (with)", "acc by quarter (without)", "refused"))
     for r in out["nearmiss"]:
         wrong = r["enrolled"] - r["enrolled_right"]
-        print("%-5s %-6s %-9s %7d %9d %16s %27s %27s  %s" % (
-            "on" if r["gate"] else "off", "%d/%d" % tuple(r["near"]), "%d/%d" % tuple(r["confident"]), r["offers"],
+        print("%-11s %-6s %-9s %7d %9d %16s %27s %27s  %s" % (
+            "%s (%d)" % (r["gate"], r["canaries"]), "%d/%d" % tuple(r["near"]), "%d/%d" % tuple(r["confident"]), r["offers"],
             r["enrolled"], "%d (%.0f%%)" % (wrong, 100.0 * wrong / max(1, r["enrolled"])),
             " ".join("%.3f" % (a / max(1, n)) for a, n in zip(r["acc_with"], r["scored"])),
             " ".join("%.3f" % (a / max(1, n)) for a, n in zip(r["acc_without"], r["scored"])),
