@@ -8,7 +8,8 @@ unreadable input file, data in a wrong format); 3 --port auto found no
 MicroPython board, or several; 4 needs a part this install lacks (the MicroPython interpreter of
 the board-sim extra, or a pty for the virtual board); 130 interrupted (Ctrl-C).
 TINYENROLL_TIMEOUT (seconds, default 10): how long a board has to answer when connecting.
-Errors are one line on stderr; TINYENROLL_DEBUG=1 shows the Python traceback instead.
+Errors are one line on stderr; TINYENROLL_DEBUG=1 shows the Python traceback instead. A
+traceback without it is a bug in tinyenroll: please report it.
 `tinyenroll COMMAND --help` says what a command needs, with examples.
 """
 import argparse
@@ -19,6 +20,7 @@ import platform
 import sys
 
 from host_tools.oracle.errors import HostError
+from tinyenroll.errors import TinyError
 
 EXIT_NO_BOARD = 3
 EXIT_MISSING = 4
@@ -193,9 +195,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         _err("tinyenroll %s: interrupted" % args.command)
         return 130
-    except (OSError, ValueError, HostError) as e:
-        # a missing or unreadable file, data in a wrong format, a board or profile that failed:
-        # what went wrong, in one line
+    except (OSError, HostError, TinyError) as e:
+        # a missing or unreadable file, data in a wrong format, a board or profile that failed,
+        # a refusal of the firmware's code run on the host: what went wrong, in one line. Any
+        # other exception is a bug in tinyenroll and keeps its traceback.
         if os.environ.get("TINYENROLL_DEBUG"):
             raise
         where = " %s" % e.filename if isinstance(e, OSError) and e.filename and str(e.filename) not in str(e) else ""

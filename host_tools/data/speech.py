@@ -39,6 +39,7 @@ import time
 
 import numpy as np
 
+from ..oracle.errors import DataError
 from .cache import cache_dir
 
 VERSION = 1
@@ -128,7 +129,7 @@ def synth(text, voice, rate=175, pitch=50, pitch_range=50):
     """int16 samples at 22050 Hz of `text` in voice "accent+variant"."""
     lib = _lib()
     if lib.espeak_SetVoiceByName(voice.encode()) != 0:
-        raise ValueError("espeak-ng has no voice %r" % voice)
+        raise DataError("espeak-ng has no voice %r" % voice)
     for param, value in ((1, rate), (3, pitch), (4, pitch_range)):  # espeakRATE, PITCH, RANGE
         lib.espeak_SetParameter(param, int(value), 0)
     _CHUNKS.clear()

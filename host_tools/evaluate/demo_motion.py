@@ -13,6 +13,7 @@ import os
 
 import numpy as np
 
+from ..oracle.errors import DataError
 from . import baselines
 from ..data import hapt, recording
 from ..learn import train
@@ -54,7 +55,7 @@ def imu_rate(speed):
     hz = int(round(RATE_HZ * speed))
     if hz < 4 or hz > 1000 or 1000 % hz:
         ok = ", ".join("%g" % (r / RATE_HZ) for r in (50, 100, 125, 200, 250, 500, 1000))
-        raise ValueError("--speed %g would run the MPU-6050 at %d Hz; its rates are 1000/n Hz: use --speed %s"
+        raise DataError("--speed %g would run the MPU-6050 at %d Hz; its rates are 1000/n Hz: use --speed %s"
                          % (speed, hz, ok))
     return hz
 

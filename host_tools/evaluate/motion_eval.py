@@ -28,6 +28,7 @@ import os
 
 import numpy as np
 
+from ..oracle.errors import DataError
 from . import baselines
 from ..data import hapt
 from ..learn import motion
@@ -144,7 +145,7 @@ def choose_pct(curve):
     MAX_KNOWN_REJECTED % of enrolled-class windows."""
     ok = [p for p in sorted(curve) if curve[p]["known_rejected"] <= MAX_KNOWN_REJECTED]
     if not ok:
-        raise ValueError("no unknown percent in %s rejects at most %.0f %% of enrolled windows"
+        raise DataError("no unknown percent in %s rejects at most %.0f %% of enrolled windows"
                          % (sorted(curve), MAX_KNOWN_REJECTED))
     return ok[0]
 
@@ -205,7 +206,7 @@ def evaluate(model_path, final_test=False, log=print):
     from tinyenroll import model as fw_model
     pct = recorded_pct(model_path) if final_test else None
     if final_test and pct is None:
-        raise ValueError("%s.json has no unknown_pct: choose it on validation first "
+        raise DataError("%s.json has no unknown_pct: choose it on validation first "
                          "(tinyenroll fewshot --dataset hapt)" % model_path)
     recs = hapt.load_test() if final_test else hapt.load_validation()
     x, y, subs = windows(recs, hapt.TRANSITIONS)

@@ -17,25 +17,29 @@ import os
 
 import numpy as np
 
+from ..oracle.errors import DataError
 from ..learn import train
 
 
 def _model(path, channels):
     from ..oracle import modelfile
     if not os.path.exists(path):
-        raise ValueError("%s: no such model file" % path)
+        raise DataError("%s: no such model file" % path)
     data = open(path, "rb").read()
     try:
         m = modelfile.from_bytes(data)
     except Exception as e:  # the reader names what is wrong with the file
-        raise ValueError("%s: not a tinyenroll model (%s)" % (path, str(e).splitlines()[0] if str(e) else type(e).__name__))
+        raise DataError("%s: not a tinyenroll model (%s)" % (path, str(e).splitlines()[0] if str(e) else type(e).__name__))
     info = {}
     if os.path.exists(path + ".json"):
         with open(path + ".json") as f:
-            info = json.load(f)
+            try:
+                info = json.load(f)
+            except ValueError as e:
+                raise DataError("%s.json: not JSON (%s)" % (path, e)) from None
     length = info.get("length") or m["in_dim"] // channels
     if length * channels != m["in_dim"]:
-        raise ValueError("%s takes %d values; the data has %d channels (x %d points = %d)"
+        raise DataError("%s takes %d values; the data has %d channels (x %d points = %d)"
                          % (path, m["in_dim"], channels, length, length * channels))
     return data, info, length, info.get("groups", 1)
 
@@ -80,7 +84,7 @@ def fewshot(path, model_path, episodes=200, seed=0, shots=(1, 5)):
             acc_r.append(float((one_nn(raw[sup], y[sup], raw[q]) == y[q]).mean()))
         out["accuracy"][str(K)] = {"int8": float(np.mean(acc_i)), "raw": float(np.mean(acc_r))}
     if not out["accuracy"]:
-        raise ValueError("%s: every class needs at least %d windows (smallest has %d)"
+        raise DataError("%s: every class needs at least %d windows (smallest has %d)"
                          % (path, min(shots) + 1, min(counts.values())))
     return out
 
@@ -101,34 +105,34 @@ def read_stream(path):
     """(int64 samples (n, channels), 0/1 labels (n,), rate_hz or None) of one continuous recording."""
     from ..data import recording
     if not os.path.exists(path):
-        raise ValueError("%s: no such file" % path)
+        raise DataError("%s: no such file" % path)
     if path.lower().endswith(".ter"):
         x, rate, _, _ = recording.read_meta(path)
         return x.astype(np.int64), np.zeros(len(x), np.int64), rate
     if not path.lower().endswith(".csv"):
-        raise ValueError("%s: not a .ter recording or a .csv" % path)
+        raise DataError("%s: not a .ter recording or a .csv" % path)
     import csv
     import math
     with open(path, newline="") as f:
         rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
     if len(rows) < 2:
-        raise ValueError("%s: needs a header and rows" % path)
+        raise DataError("%s: needs a header and rows" % path)
     head = [h.strip() for h in rows[0]]
     lab = head.index("anomaly") if "anomaly" in head else None
     cols = [i for i in range(len(head)) if i != lab]
     if not cols:
-        raise ValueError("%s: no channel columns" % path)
+        raise DataError("%s: no channel columns" % path)
     vals, ys = [], []
     for r, row in enumerate(rows[1:], 2):
         if len(row) != len(head):
-            raise ValueError("%s row %d: %d cells, the header has %d" % (path, r, len(row), len(head)))
+            raise DataError("%s row %d: %d cells, the header has %d" % (path, r, len(row), len(head)))
         try:
             v = [float(row[i]) for i in cols]
             a = int(float(row[lab])) if lab is not None else 0
         except ValueError:
-            raise ValueError("%s row %d: a cell that is not a number" % (path, r)) from None
+            raise DataError("%s row %d: a cell that is not a number" % (path, r)) from None
         if not all(math.isfinite(t) for t in v):
-            raise ValueError("%s row %d: NaN or infinite value" % (path, r))
+            raise DataError("%s row %d: NaN or infinite value" % (path, r))
         vals.append(v)
         ys.append(1 if a else 0)
     x = np.array(vals)
@@ -141,14 +145,14 @@ def anomaly_recording(path, rate_hz=None, learn_seconds=40):
     x, y, rate = read_stream(path)
     rate = rate or rate_hz
     if not rate:
-        raise ValueError("%s has no sample rate: give --rate" % path)
+        raise DataError("%s has no sample rate: give --rate" % path)
     size, hop = 2 * rate, rate
     learn_n = learn_seconds
     if len(x) < size + (learn_n + 1) * hop:
-        raise ValueError("%s: %.1f s of data, needs more than %d s to learn on plus a window to score"
+        raise DataError("%s: %.1f s of data, needs more than %d s to learn on plus a window to score"
                          % (path, len(x) / rate, learn_seconds + 2))
     if y[:learn_n * hop + size].any():
-        raise ValueError("%s: labelled anomalies inside the first %d s the detector learns on" % (path, learn_seconds))
+        raise DataError("%s: labelled anomalies inside the first %d s the detector learns on" % (path, learn_seconds))
     F, L, E, R = ae._windowed(x, y, size, hop, "band", rate_hz=rate)
     note = "your data: %d s windows, %d s hop, band features, learn first %d s, %s" % (
         2, 1, learn_seconds, "labelled anomalies: %d samples" % y.sum() if y.any() else "no labels (false alarms only)")

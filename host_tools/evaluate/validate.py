@@ -13,6 +13,7 @@ import json
 
 import numpy as np
 
+from ..oracle.errors import DataError
 from ..oracle import knn_ref, modelfile, reference
 from ..board.board_io import Board, BoardError
 from ..board.ports import PORT_HELP
@@ -48,13 +49,17 @@ def load_data(path, model_path=None):
     if os.path.isdir(path):
         return recording_data(path, model_path)
     if not os.path.isfile(path):
-        raise ValueError("%s: no such file or folder" % path)
-    with np.load(path, allow_pickle=False) as z:
-        windows = np.asarray(z["windows"])
-        labels = [str(x) for x in z["labels"]] if "labels" in z else None
-        enroll = np.asarray(z["enroll"], bool) if "enroll" in z else None
+        raise DataError("%s: no such file or folder" % path)
+    import zipfile
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            windows = np.asarray(z["windows"])
+            labels = [str(x) for x in z["labels"]] if "labels" in z else None
+            enroll = np.asarray(z["enroll"], bool) if "enroll" in z else None
+    except (ValueError, KeyError, zipfile.BadZipFile) as e:
+        raise DataError("%s: not a .npz with int8 'windows' (%s)" % (path, e)) from None
     if windows.dtype != np.int8 or windows.ndim != 2:
-        raise ValueError("%s: 'windows' must be int8 (n, in_dim), got %s %s" % (path, windows.dtype, windows.shape))
+        raise DataError("%s: 'windows' must be int8 (n, in_dim), got %s %s" % (path, windows.dtype, windows.shape))
     return windows, labels, enroll
 
 
@@ -120,7 +125,7 @@ def validate(port, model_path, data_path, board_model="/model.tem", soft_reset=T
     model = modelfile.read(model_path)
     windows, labels, enroll = load_data(data_path, model_path)
     if windows.shape[1] != model["in_dim"]:
-        raise ValueError("windows have %d values, the model takes %d" % (windows.shape[1], model["in_dim"]))
+        raise DataError("windows have %d values, the model takes %d" % (windows.shape[1], model["in_dim"]))
     with Board(port, soft_reset=soft_reset) as b:
         crc = b.eval("__import__('tinyenroll.model').model.load(%r).crc" % board_model, "reading the board's model")
         if crc != model["crc"]:

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..oracle.errors import DataError
 from ..oracle import modelfile
 
 
@@ -91,14 +92,14 @@ def quantize_layers(layers, calib, input_scale, in_channels=1, l2norm=True, pct=
     for spec in layers:
         kind = spec[0]
         if kind in ("conv1d", "maxpool", "avgpool") and flat:
-            raise ValueError("%s after a dense layer: channels are lost once flattened" % kind)
+            raise DataError("%s after a dense layer: channels are lost once flattened" % kind)
         if kind == "conv1d":
             _, W, b, stride, relu = spec
             W = np.asarray(W, np.float64)
             b = np.asarray(b, np.float64)
             o, c, k = W.shape
             if c != a.shape[1]:
-                raise ValueError("conv1d takes %d channels, gets %d" % (c, a.shape[1]))
+                raise DataError("conv1d takes %d channels, gets %d" % (c, a.shape[1]))
             z = conv_float(a, W, b, int(stride))
             if relu:
                 z = np.maximum(z, 0.0)
@@ -129,7 +130,7 @@ def quantize_layers(layers, calib, input_scale, in_channels=1, l2norm=True, pct=
             s_x = s_y
             flat = True
         else:
-            raise ValueError("unknown layer kind %r" % (kind,))
+            raise DataError("unknown layer kind %r" % (kind,))
     if l2norm:
         out.append({"type": "l2norm"})
     return {"in_dim": int(in_dim), "input_scale": float(input_scale), "layers": out}

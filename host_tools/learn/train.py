@@ -26,6 +26,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from tqdm import tqdm
 
+from ..oracle.errors import DataError
 from ..data import datasets
 from . import quantize
 from ..oracle import modelfile, reference
@@ -43,9 +44,9 @@ def frontend(x, length, groups=1):
     x = np.asarray(x, np.int64)
     n, channels = x.shape
     if n < 2 or length < 2:
-        raise ValueError("a window needs at least 2 samples and 2 points")
+        raise DataError("a window needs at least 2 samples and 2 points")
     if groups < 1 or channels % groups:
-        raise ValueError("%d channels cannot be cut into %d equal groups" % (channels, groups))
+        raise DataError("%d channels cannot be cut into %d equal groups" % (channels, groups))
     pos = np.arange(length, dtype=np.int64) * (n - 1)
     j, f = np.divmod(pos, length - 1)
     nxt = np.minimum(j + 1, n - 1)
@@ -131,7 +132,7 @@ def fit(series, labels, dim=None, length=None, copies=20, seed=0, method="auto")
         W = P.T
         b = -mu @ P
     else:
-        raise ValueError("method must be auto, pca or whiten, got %r" % (method,))
+        raise DataError("method must be auto, pca or whiten, got %r" % (method,))
     l2 = method == "whiten"
     model = quantize.quantize_mlp([W], [b], [False], data, INPUT_SCALE, l2norm=l2)
     info = {"length": length, "channels": int(series[0].shape[1]), "sensor_scale": SENSOR_SCALE,
@@ -203,40 +204,40 @@ def read_windows(path):
     if os.path.isdir(path):
         rec = recording.read_folder(path)
         if any(lab is None for lab in rec["labels"]):
-            raise ValueError("%s: %d of its windows have no label (streamed): record labelled takes with "
+            raise DataError("%s: %d of its windows have no label (streamed): record labelled takes with "
                              "tinyenroll record" % (path, sum(lab is None for lab in rec["labels"])))
         return [w.astype(np.float64) for w in rec["windows"]], [str(x) for x in rec["labels"]], True
     if not os.path.exists(path):
-        raise ValueError("%s: no such file or folder" % path)
+        raise DataError("%s: no such file or folder" % path)
     if path.lower().endswith(".ts"):
         s, y = datasets.read_ts(path)
     elif path.lower().endswith(".csv"):
         s, y = datasets.read_csv(path)
     else:
-        raise ValueError("%s: not a recording folder, .csv or .ts file" % path)
+        raise DataError("%s: not a recording folder, .csv or .ts file" % path)
     return s, y, False
 
 
 def check_windows(series, labels, what):
     if len(series) < 2:
-        raise ValueError("%s: %d window; training needs at least 2 classes with windows" % (what, len(series)))
+        raise DataError("%s: %d window; training needs at least 2 classes with windows" % (what, len(series)))
     if len(set(labels)) < 2:
-        raise ValueError("%s: only one class (%s); training needs at least 2" % (what, labels[0]))
+        raise DataError("%s: only one class (%s); training needs at least 2" % (what, labels[0]))
     chans = sorted({s.shape[1] for s in series})
     if len(chans) > 1:
-        raise ValueError("%s: windows with %s channels; all must have the same" % (what, " and ".join(map(str, chans))))
+        raise DataError("%s: windows with %s channels; all must have the same" % (what, " and ".join(map(str, chans))))
     short = [i for i, s in enumerate(series) if s.shape[0] < 2]
     if short:
-        raise ValueError("%s: window %d has fewer than 2 samples" % (what, short[0] + 1))
+        raise DataError("%s: window %d has fewer than 2 samples" % (what, short[0] + 1))
     if not all(np.isfinite(s).all() for s in series):
-        raise ValueError("%s: NaN or infinite values" % what)
+        raise DataError("%s: NaN or infinite values" % what)
 
 
 def choose_scale(series, scale, int16, dataset):
     """The factor from data units to int16 counts; ValueError when it clips or zeroes the data."""
     peak = max(float(np.abs(s).max()) for s in series)
     if peak == 0:
-        raise ValueError("every value is 0: nothing to learn from")
+        raise DataError("every value is 0: nothing to learn from")
     if scale == "auto":
         if int16:
             return 1.0
@@ -246,14 +247,14 @@ def choose_scale(series, scale, int16, dataset):
     try:
         k = float(scale)
     except ValueError:
-        raise ValueError("--scale must be a number or auto, got %r" % scale) from None
+        raise DataError("--scale must be a number or auto, got %r" % scale) from None
     if not math.isfinite(k) or k <= 0:
-        raise ValueError("--scale must be a positive number, got %r" % scale)
+        raise DataError("--scale must be a positive number, got %r" % scale)
     if peak * k > 32767:
-        raise ValueError("--scale %g clips the data: its largest value %g becomes %g, beyond int16 (32767); "
+        raise DataError("--scale %g clips the data: its largest value %g becomes %g, beyond int16 (32767); "
                          "use --scale %g or less" % (k, peak, peak * k, 32767 / peak))
     if peak * k < 8:
-        raise ValueError("--scale %g leaves the data almost all zeros (largest value %g becomes %g)" % (k, peak, peak * k))
+        raise DataError("--scale %g leaves the data almost all zeros (largest value %g becomes %g)" % (k, peak, peak * k))
     return k
 
 
@@ -283,7 +284,7 @@ def _load(args):
     if args.test:
         te, lte, _ = read_windows(args.test)
         if not te:
-            raise ValueError("%s: no windows" % args.test)
+            raise DataError("%s: no windows" % args.test)
         return tr, ltr, te, lte, "test", int16
     tr, ltr, te, lte = split_validation(tr, ltr, args.val, args.seed)
     if te:
@@ -318,7 +319,7 @@ def run(args):
             te, lte = [te[i] for i in keep], [lte[i] for i in keep]
         check_windows(tr, ltr, "the training windows")
         if {s.shape[1] for s in te} != {tr[0].shape[1]}:
-            raise ValueError("the test windows' channels differ from the training windows'")
+            raise DataError("the test windows' channels differ from the training windows'")
         scale = choose_scale(tr, args.scale, int16, bool(args.dataset))
     except (ValueError, OSError) as e:
         return refuse(str(e))

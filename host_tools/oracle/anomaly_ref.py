@@ -22,6 +22,8 @@ The rule it implements, all in integers:
 """
 import numpy as np
 
+from .errors import DataError
+
 PRNG_M = 1073741789
 PRNG_A = 40003
 TARGET = 24
@@ -82,7 +84,7 @@ def loo_threshold(rows, k, qnum, qden, mnum, mden):
     r = np.asarray(rows, dtype=np.int64)
     n = r.shape[0]
     if n <= k:
-        raise ValueError("need more than k=%d normal rows, have %d" % (k, n))
+        raise DataError("need more than k=%d normal rows, have %d" % (k, n))
     d = ((r[:, None, :] - r[None, :, :]) ** 2).sum(axis=2)
     d[np.arange(n), np.arange(n)] = np.iinfo(np.int64).max
     loo = np.sort(np.sort(d, axis=1)[:, :k].sum(axis=1))

@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from .errors import DataError
+
 
 def dense(w, b, shift, x, lo=-128):
     acc = np.asarray(w, np.int64) @ np.asarray(x, np.int64) + np.asarray(b, np.int64)
@@ -73,7 +75,7 @@ def forward(model, x):
     """Embedding of one int8 input vector under a model dict (host_tools.oracle.modelfile)."""
     x = np.asarray(x, dtype=np.int8)
     if x.shape != (model["in_dim"],):
-        raise ValueError("input has shape %s, the model takes (%d,)" % (x.shape, model["in_dim"]))
+        raise DataError("input has shape %s, the model takes (%d,)" % (x.shape, model["in_dim"]))
     layers = model["layers"]
     for i, layer in enumerate(layers):
         kind = layer["type"]
