@@ -79,23 +79,24 @@ def univariate(relpath, column, scale):
 
 # ---------------------------------------------------------------- features
 
-def shape_features(w, points=16):
+def shape_features(w, points=16, level=True):
     """Univariate shape: the window (size, 1) averaged into `points` blocks, minus its mean,
-    then its mean and mean |dev|. Integer floor divisions throughout."""
+    then its mean (0 when level=False) and mean |dev|. Integer floor divisions throughout."""
     x = w[:, 0].astype(np.int64)
     n = len(x)
     mean = x.sum() // n
     b = n // points
     blocks = x[:b * points].reshape(points, b).sum(axis=1) // b - mean
     mad = np.abs(x - mean).sum() // n
-    return np.concatenate([blocks, [mean, mad]]).astype(np.int64)
+    return np.concatenate([blocks, [mean if level else 0, mad]]).astype(np.int64)
+
 
 def windows(n, size, hop):
     return [(s, s + size) for s in range(0, n - size + 1, hop)]
 
 
-def band_features(w, rate_hz=64):
-    """Per channel of an int window (size, C) sampled at rate_hz: mean, mean |dev|, 3-8 Hz and
+def band_features(w, rate_hz=64, level=True):
+    """Per channel of an int window (size, C) sampled at rate_hz: mean (0 when level=False), mean |dev|, 3-8 Hz and
     <3 Hz L1 power, and crossings of the short (8 Hz null) average through the mean; moving
     averages over a and b samples (8 and 21 at 64 Hz, scaled to the rate and rounded: the
     firmware's features.band_lengths rule). All integer (floor divisions)."""
@@ -118,7 +119,7 @@ def band_features(w, rate_hz=64):
         loco = np.abs(lo).sum() // m
         z = lpa - mean
         zc = int(((z[1:] >= 0) != (z[:-1] >= 0)).sum())
-        out.extend([mean, mad, fog, loco, zc])
+        out.extend([mean if level else 0, mad, fog, loco, zc])
     return np.array(out, dtype=np.int64)
 
 
