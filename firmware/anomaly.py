@@ -16,9 +16,9 @@ The rule (host_tools/oracle/anomaly_ref.py is an independent numpy copy, the tes
              (left shift by -e when e < 0). Raw features must satisfy |x| < 2**29.
   score      sum of the squared Euclidean distances to the k nearest stored int8 rows
              (kernels.sqdist: exact and identical on ulab, viper and plain; D <= 256 keeps
-             each below 2**24, k <= 16 keeps the sum below 2**28). k=2 by default: on the
-             evaluation recordings it ranks anomalies better than k=1 (one noisy neighbour)
-             and than the k-th distance alone (see host_tools/evaluate/anomaly_eval.py).
+             each below 2**24, k <= 16 keeps the sum below 2**28). k=2 by default: anomaly-eval's
+             choice on its selection windows (k=1 and 4 tie with it there; see
+             host_tools/evaluate/anomaly_eval.py, which also chose level-free features).
   threshold  leave-one-out scores of the stored rows, sorted; the one at index
              (n-1)*qnum//qden times mnum//mden (at least 1, at most BIG = 2**30-1). Why: it needs no hand-set constant,
              and with the default (max, x1) no learning window would have been flagged.

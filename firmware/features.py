@@ -2,7 +2,9 @@
 
     features.band_features(x, n, channels, out, rate_hz)   # multi-axis motion: 5 ints a channel
     features.shape_features(x, n, points, out)    # one channel's coarse shape: points + 2 ints
-The results are anomaly.Detector(..., raw=True) input. Integers only, every division floors;
+The results are anomaly.Detector(..., raw=True) input. level=False leaves the window's level
+(its mean, the one feature a slow additive drift of the signal moves) out: its slot holds 0, so
+the layout stays and the detector learns and scores on level-free features only. Integers only, every division floors;
 host_tools/evaluate/anomaly_eval.py has the numpy twins and the tests compare them bit for bit.
 """
 from .ints import err
@@ -15,14 +17,14 @@ def band_lengths(rate_hz):
     return a, max(a + 1, (21 * rate_hz + 32) // 64)
 
 
-def band_features(x, n, channels, out, rate_hz=64):
+def band_features(x, n, channels, out, rate_hz=64, level=True):
     """Raw features of one window for the detector, in integers only.
 
     x holds n samples of `channels` interleaved ints (x[t * channels + c]) taken at rate_hz; n is
     at least the long average's length (21 at 64 Hz). For each channel c, out[5c:5c+5] = mean,
     mean |x - mean|, the 3-8 Hz and below-3 Hz L1 power (moving averages over a and b samples as
     band filters, band_lengths: nulls near 8 Hz and 3 Hz at any rate), and how often the short
-    average crosses the mean. Every division floors, so the board, CPython and
+    average crosses the mean; level=False: 0 in place of the mean (the others are level-free). Every division floors, so the board, CPython and
     host_tools/evaluate/anomaly_eval.band_features agree exactly.
     """
     a, b = band_lengths(rate_hz)
@@ -72,16 +74,17 @@ def band_features(x, n, channels, out, rate_hz=64):
             if now != above:
                 zc += 1
             above = now
-        out[5 * c] = mean
+        out[5 * c] = mean if level else 0
         out[5 * c + 1] = mad // n
         out[5 * c + 2] = fog // m
         out[5 * c + 3] = loco // m
         out[5 * c + 4] = zc
 
 
-def shape_features(x, n, points, out):
+def shape_features(x, n, points, out, level=True):
     """Raw features of one univariate window: `points` block means minus the window mean, then
-    the mean and mean |x - mean| (out needs points + 2 slots); integer floor divisions."""
+    the mean (0 when level=False) and mean |x - mean| (out needs points + 2 slots); integer
+    floor divisions."""
     b = n // points
     if b < 1:
         raise err("InputError", "shape_features: %d samples cannot make %d blocks" % (n, points))
@@ -100,5 +103,5 @@ def shape_features(x, n, points, out):
         for t in range(p * b, (p + 1) * b):
             bs += x[t]
         out[p] = bs // b - mean
-    out[points] = mean
+    out[points] = mean if level else 0
     out[points + 1] = a // n

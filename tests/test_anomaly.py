@@ -435,17 +435,55 @@ def test_micropython_backends_equal_reference(tmp_path):
 def test_evaluation_detector_at_least_as_good_as_better_baseline():
     # real recordings from the aeon wheel; inside, the firmware detector under CPython and the
     # features + detector in real micropython (96K heap, viper) are checked against the reference
-    out = anomaly_eval.evaluate(["daphnet", "daphnet+fog", "bleeding", "ecg"], sweep=(), micropython=True)
+    out = anomaly_eval.evaluate(list(anomaly_eval.NAMES), sweep=(), micropython=True)
     by = {(r["recording"], r["method"]): r for r in out["results"]}
-    for rec in ("daphnet+fog", "bleeding", "ecg"):
+    # the setting reported is the best of the selection table, which holds selection-half scores only
+    best = max(out["selection"], key=lambda e: e["score"])
+    assert out["chosen"] == best["setting"] or best["score"] == [
+        e for e in out["selection"] if e["setting"] == out["chosen"]][0]["score"]
+    for rec, sp in out["split"].items():
+        # held-out windows share no sample with the selection windows, and come after them
+        assert sp["held_out_samples"][0] >= sp["selection_samples"][1], rec
+        assert sp["held_out"][0] > sp["selection"][1]
+    for rec in ("daphnet+fog", "bleeding", "bleeding+trend", "ecg"):
         det = by[(rec, "detector")]
         best = max(by[(rec, "z-score")]["auc"], by[(rec, "k-means")]["auc"])
         assert det["auc"] >= best - 1e-9, (rec, det["auc"], best)
-        assert det["caught"] == det["episodes"]
+        assert det["caught"] == det["episodes"] > 0
     assert by[("daphnet", "detector")]["episodes"] == 0   # the shipped excerpt has no labelled episode
     assert by[("daphnet", "detector")]["false_alarm_rate"] <= by[("daphnet", "k-means")]["false_alarm_rate"]
-    assert all(by[(rec, "micropython")]["auc"] == by[(rec, "detector")]["auc"] for rec in ("bleeding", "ecg"))
-    # the inserted freezes are marked wherever the results are shown
+    assert all(by[(rec, "micropython")]["auc"] == by[(rec, "detector")]["auc"] for rec in anomaly_eval.NAMES)
+    # the slow level ramp: every late normal window flagged without a fix, none with level-free features
+    drift = {(r["recording"], r["method"]): r for r in out["drift"]}
+    assert drift[("bleeding+trend", "no drift, level")]["false_alarm_rate"] > 0.9
+    for m in ("no drift, level-free", "drift/16, level-free"):
+        assert drift[("bleeding+trend", m)]["false_alarm_rate"] < 0.01
+        assert drift[("bleeding+trend", m)]["caught"] == 1
+    # inserted anomalies or drift, and generated data, are marked wherever the results are shown
     assert by[("daphnet+fog", "detector")]["semi_synthetic"] and not by[("bleeding", "detector")]["semi_synthetic"]
+    assert by[("bleeding+trend", "detector")]["semi_synthetic"] and by[("ecg", "detector")]["synthetic"]
     text = anomaly_eval.table(out["results"])
-    assert "daphnet+fog*" in text and "SEMI-SYNTHETIC" in text and "bleeding*" not in text
+    assert "daphnet+fog*" in text and "bleeding+trend*" in text and "ecg*" in text and "SEMI-SYNTHETIC" in text
+    assert "bleeding*" not in text and "daphnet* " not in text
+
+
+def test_settings_are_chosen_without_the_held_out_windows():
+    """Changing every held-out window (features and labels) changes nothing in the choice; changing
+    the selection windows does (so the check can fail)."""
+    recs = anomaly_eval.recordings(["bleeding+trend", "ecg"])
+    settings = anomaly_eval.grid(ks=(2, 1), margins=((1, 1),), adapts=(0, 16))
+    chosen, table = anomaly_eval.choose(recs, settings)
+    for rec in recs:
+        sel, held = rec.split()
+        assert len(held) and set(sel.tolist()).isdisjoint(held.tolist())
+        assert rec.starts[held].min() >= rec.starts[sel].max() + rec.size
+        rest = np.arange(len(sel), len(rec.test))      # held-out plus the gap before it
+        rec.test[rest] = rec.test[rest][::-1] * 3 + 1000
+        rec.labels[rest] = ~rec.labels[rest]
+    again, table2 = anomaly_eval.choose(recs, settings)
+    assert again == chosen and [t[1:] for t in table2] == [t[1:] for t in table]
+    for rec in recs:
+        sel, _ = rec.split()
+        rec.test[sel] = rec.test[sel] * 3 + 1000
+    _, table3 = anomaly_eval.choose(recs, settings)
+    assert [t[1] for t in table3] != [t[1] for t in table]

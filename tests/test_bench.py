@@ -1,7 +1,10 @@
-"""`tinyenroll bench --quick` runs in the real VM and writes sane JSON (numbers are not asserted)."""
+"""`tinyenroll bench --quick` runs in the real VM and writes sane JSON; its board estimates are\nchecked against the VM's own counts and timings and the board profiles' clocks."""
 import json
+import os
 
 from host_tools import cli
+
+BOARDS = os.path.join(os.path.dirname(cli.__file__), "boards")
 
 
 def test_bench_quick_writes_results(tmp_path, capsys):
@@ -39,7 +42,34 @@ def test_bench_quick_writes_results(tmp_path, capsys):
                and row["what"] == "classify knn n=50"]
         assert knn and 0 < knn[0]["kernel_peak"] < 64 * 1024
     assert 32 < r["bytes_per_example"]["viper"] < 64
-    assert r["cost_model"]["rp2040_pico"]["prefer"] == "viper"
-    est = r["cost_model"]["esp32"]["models"]["12k (192->64->32)"]
-    assert est["ops"]["macs"] == 192 * 64 + 64 * 32
-    assert 0 < est["ms"]["viper"]["window_ms"] < est["ms"]["plain"]["window_ms"]
+    # The cost model (an estimate) against things it does not compute itself:
+    # 1. its MAC count per model equals what the VM counted from the model file it loaded and timed
+    loaded = {}
+    for run in r["runs"]:
+        for line in run["lines"]:
+            if line["step"] == "load":
+                loaded[line["model"]] = line["macs"]
+    counted = set(loaded.values())
+    for name, c in r["cost_model"].items():
+        assert {m["ops"]["macs"] for m in c["models"].values()} == counted, name
+        # 2. each estimate is its counted work times the assumed cycles over the clock of the board
+        # profile (read here from the profile file, not from the results)
+        with open(os.path.join(BOARDS, name + ".json")) as f:
+            mhz = json.load(f)["cpu_mhz"]
+        for m in c["models"].values():
+            for b, steps in m["ms"].items():
+                for step in ("embed", "classify", "anomaly"):
+                    cyc = sum(n * c["cycles"][kind] for kind, n in m["ops"][step][b].items())
+                    assert abs(steps[step + "_ms"] - cyc / (mhz * 1000.0)) <= 0.0005 + 1e-9, (name, b, step)
+    # 3. the plain/viper cost ratio the model assumes for the 12k embed (where MACs dominate) is
+    # within a factor 3 of the ratio measured in this run's VM; the unix port on x86-64 is not a
+    # board, so only the size of the ratio is checked (assumed ~60x, measured ~40x when written)
+    med = {row["backend"]: row["median_us"] for row in r["rows"]
+           if row["what"] == "embed 12k (192->64->32)" and row.get("vm", "micropython") == "micropython"}
+    measured = med["plain"] / med["viper"]
+    for name, c in r["cost_model"].items():
+        est = c["models"]["12k (192->64->32)"]["ms"]
+        assumed = est["plain"]["embed_ms"] / est["viper"]["embed_ms"]
+        assert measured / 3 <= assumed <= measured * 3, (name, assumed, measured)
+    # (dropped: prefer == "viper" and viper window_ms < plain window_ms follow from the CYCLES
+    # constants alone; check 3 is what tests those constants against a measurement)

@@ -25,6 +25,33 @@ def test_firmware_features_equal_numpy(n, channels, points, amp, seed, rate):
     out = [0] * (points + 2)
     features.shape_features(w[:, 0].tolist(), n, points, out)
     assert out == anomaly_eval.shape_features(w[:, :1], points).tolist()
+    # level=False: the mean's slot holds 0, every other feature is the same
+    free = [0] * (points + 2)
+    features.shape_features(w[:, 0].tolist(), n, points, free, False)
+    assert free == anomaly_eval.shape_features(w[:, :1], points, level=False).tolist()
+    assert free[points] == 0 and free[:points] + free[points + 1:] == out[:points] + out[points + 1:]
+    band = [0] * (5 * channels)
+    features.band_features(w.reshape(-1).tolist(), n, channels, band, rate, False)
+    assert band == anomaly_eval.band_features(w, rate, level=False).tolist()
+
+
+@settings(max_examples=60)
+@given(st.integers(21, 160), st.integers(1, 6), st.integers(1, 20), st.integers(-10 ** 6, 10 ** 6),
+       st.integers(0, 2 ** 32 - 1))
+def test_level_free_features_ignore_an_added_level(n, channels, points, shift, seed):
+    """The independent expectation: adding a constant to every sample moves no level-free feature."""
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-3000, 3001, size=(max(n, 21), channels))
+    n = len(w)
+    points = min(points, n)
+    a, b = [0] * (5 * channels), [0] * (5 * channels)
+    features.band_features(w.reshape(-1).tolist(), n, channels, a, 64, False)
+    features.band_features((w + shift).reshape(-1).tolist(), n, channels, b, 64, False)
+    assert a == b
+    a, b = [0] * (points + 2), [0] * (points + 2)
+    features.shape_features(w[:, 0].tolist(), n, points, a, False)
+    features.shape_features((w[:, 0] + shift).tolist(), n, points, b, False)
+    assert a == b
 
 
 def test_the_bands_follow_the_sample_rate():
@@ -59,9 +86,9 @@ from tinyenroll import features
 for line in open(sys.argv[1]):
     c = json.loads(line)
     out = [0] * (5 * c["channels"])
-    features.band_features(c["x"], c["n"], c["channels"], out, c["rate"])
+    features.band_features(c["x"], c["n"], c["channels"], out, c["rate"], c["level"])
     sh = [0] * (c["points"] + 2)
-    features.shape_features(c["x"], c["n"], c["points"], sh)
+    features.shape_features(c["x"], c["n"], c["points"], sh, c["level"])
     print(json.dumps([out, sh]))
 """
 
@@ -73,7 +100,7 @@ def test_micropython_features_equal_numpy(tmp_path):
         n, ch = int(rng.integers(34, 140)), int(rng.integers(1, 10))  # 34: the long average at 100 Hz
         w = rng.integers(-5000, 5000, size=(n, ch))
         cases.append({"n": n, "channels": ch, "points": int(rng.integers(1, 21)), "x": w.reshape(-1).tolist(),
-                      "rate": (64, 50, 100)[i % 3]})
+                      "rate": (64, 50, 100)[i % 3], "level": i % 2 == 0})
     (tmp_path / "f.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cases))
     script = tmp_path / "features_mpy.py"
     script.write_text(MPY_FEATURES)
@@ -84,6 +111,7 @@ def test_micropython_features_equal_numpy(tmp_path):
     for c, line in zip(cases, lines):
         band, shape = json.loads(line)
         w = np.array(c["x"]).reshape(c["n"], c["channels"])
-        assert band == anomaly_eval.band_features(w, c["rate"]).tolist()
+        assert band == anomaly_eval.band_features(w, c["rate"], level=c["level"]).tolist()
         # shape features of the interleaved buffer's first n values, as the board was given them
-        assert shape == anomaly_eval.shape_features(np.array(c["x"][:c["n"]])[:, None], c["points"]).tolist()
+        assert shape == anomaly_eval.shape_features(np.array(c["x"][:c["n"]])[:, None], c["points"],
+                                                    level=c["level"]).tolist()

@@ -36,10 +36,13 @@ def test_anomaly_eval_on_a_ter_recording(tmp_path, capsys):
     x[rate * 60:rate * 65] += 6000 * np.sin(2 * np.pi * 6 * t[rate * 60:rate * 65])[:, None]  # a shake
     p = str(tmp_path / "walk.ter")
     recording.write(p, np.round(x).astype(np.int16), rate, channels=["x", "y", "z"], units="mg")
-    assert cli.main(["anomaly-eval", "--data", p, "--learn", "30", "--sweep", "", "--adapt", "0", "--json"]) == 0
+    assert cli.main(["anomaly-eval", "--data", p, "--learn", "30", "--sweep", "", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     det = [r for r in out["results"] if r["method"] == "detector"][0]
     assert det["recording"] == "walk.ter" and det["normal_windows"] > 0
+    # settings chosen on the first half of the scored windows, figures from the windows after it
+    sp = out["split"]["walk.ter"]
+    assert sp["held_out_samples"][0] >= sp["selection_samples"][1]
     csv = tmp_path / "short.csv"
     csv.write_text("x,y\n1,2\n3,4\n")
     assert cli.main(["anomaly-eval", "--data", str(csv), "--rate", "10"]) == 2

@@ -20,12 +20,14 @@ def detector_file(path):
     count = 0
     gc.collect()
     free0 = low = gc.mem_free()
-    det = anomaly.Detector(cfg["dim"], capacity=cfg["capacity"], k=cfg["k"], seed=cfg["seed"], raw=True)
+    level = cfg.get("level", True)
+    det = anomaly.Detector(cfg["dim"], capacity=cfg["capacity"], k=cfg["k"], seed=cfg["seed"], raw=True,
+                           margin=tuple(cfg.get("margin", (1, 1))), adapt_every=cfg.get("adapt", 0))
     while fh.readinto(w) == 4 * len(w):
         if band:
-            features.band_features(w, cfg["n"], cfg["channels"], feat, cfg.get("rate", 64))
+            features.band_features(w, cfg["n"], cfg["channels"], feat, cfg.get("rate", 64), level)
         else:
-            features.shape_features(w, cfg["n"], cfg["points"], feat)
+            features.shape_features(w, cfg["n"], cfg["points"], feat, level)
         if learning and det.seen == cfg["learn"]:
             det.finish()
             learning = False

@@ -157,4 +157,6 @@ def anomaly_recording(path, rate_hz=None, learn_seconds=40):
     note = "your data: %d s windows, %d s hop, band features, learn first %d s, %s" % (
         2, 1, learn_seconds, "labelled anomalies: %d samples" % y.sum() if y.any() else "no labels (false alarms only)")
     return ae.Recording(os.path.basename(path), note, F[:learn_n], F[learn_n:], L[learn_n:], E[learn_n:],
-                        ("band", 0, R[:learn_n], R[learn_n:]), rate_hz=rate)
+                        ("band", 0, R[:learn_n], R[learn_n:]), rate_hz=rate,
+                        level_idx=ae.level_indices("band", F.shape[1]), starts=np.arange(len(F) - learn_n) * hop,
+                        size=size)
