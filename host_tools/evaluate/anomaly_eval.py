@@ -53,6 +53,7 @@ import os
 import numpy as np
 
 from ..data.aeon import read_csv
+from ..oracle.errors import DataError
 
 DAPHNET = "aeon/datasets/data/Daphnet_S06R02E0/S06R02E0.csv"
 BLEEDING = "aeon/datasets/data/KDD-TSAD_135/135_UCR_Anomaly_InternalBleeding16_%s.csv"
@@ -289,7 +290,7 @@ def recordings(names):
             out.append(Recording(name, "100-sample windows, hop 25, 18 shape features, learn TRAIN_NA", Ft, F, L, E,
                                  ("shape", 16, Rt, R), level_idx=[16], starts=np.arange(len(F)) * 25, size=100))
         else:
-            raise ValueError("unknown recording %r (%s)" % (name, ", ".join(NAMES)))
+            raise DataError("unknown recording %r (%s)" % (name, ", ".join(NAMES)))
     return out
 
 
@@ -466,7 +467,7 @@ def micropython_run(rec, st, capacity=128, backend="viper", seed=1, heap="96K"):
             f.write(json.dumps(cfg).encode() + b"\n")
             for w in list(learn_w) + list(test_w):
                 if np.abs(w).max() >= 1 << 31:
-                    raise ValueError("%s: samples do not fit int32" % rec.name)
+                    raise DataError("%s: samples do not fit int32" % rec.name)
                 f.write(np.ascontiguousarray(w, dtype="<i4").tobytes())
         script = os.path.join(tmp, "detector.py")
         with open(script, "w") as f:
