@@ -254,6 +254,12 @@ def _detector(dim):
     return _det
 
 
+def _level():
+    # level-free features unless the profile asks for the level ("app": {"anomaly_level": true}):
+    # anomaly-eval chose them on its selection data (a slow rise of the level is then no alarm)
+    return cfg["app"].get("anomaly_level", False)
+
+
 def learn_normal(seconds=60):
     """Learn `seconds` of normal operation (windows every half window), keep it in the store."""
     _setup()
@@ -266,7 +272,7 @@ def learn_normal(seconds=60):
     print("learning normal for %d windows (~%d s)..." % (windows, windows * _n // (2 * sensor.rate_hz)))
     for i in range(windows):
         sensor.read_window(_raw, _n)
-        features.band_features(_raw, _n, c, _feat, sensor.rate_hz)
+        features.band_features(_raw, _n, c, _feat, sensor.rate_hz, _level())
         d.learn(_feat)
         if i % 10 == 9:
             print(" %d/%d" % (i + 1, windows))
@@ -291,7 +297,7 @@ def watch(seconds=0, until=None):
     try:
         while True:
             sensor.read_window(_raw, _n)
-            features.band_features(_raw, _n, c, _feat, sensor.rate_hz)
+            features.band_features(_raw, _n, c, _feat, sensor.rate_hz, _level())
             score, bad = d.check(_feat)
             if bad:
                 flagged += 1

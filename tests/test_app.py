@@ -111,6 +111,10 @@ def test_live_and_anomaly(big_board):
         assert "te.learn_normal(60) first" in b.exec("te.watch(seconds=1)")
         out = b.exec("te.learn_normal(4); te.status()")
         assert "normal learned: threshold" in out and "anomaly: threshold" in out
+        # level-free by default: each channel's level slot (feature 5c) is 0 in every learned window,
+        # while channel 2 (z, gravity near 8192 in the tilt takes) has a level
+        centers = b.exec("print([te._det.center[5 * c] for c in range(6)])").strip()
+        assert centers == "[0, 0, 0, 0, 0, 0]", centers
     with Board(board.device) as b:                   # the learned normal is in the store too
         assert "anomaly: threshold" in b.exec("import tinyenroll.app as te; te.status()")
 
