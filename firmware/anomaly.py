@@ -52,7 +52,7 @@ import array
 import struct
 
 from . import kernels
-from .ints import check_int8, err, s8
+from .ints import check_int8, err, s8, unload
 
 PRNG_M = 1073741789
 PRNG_A = 40003
@@ -84,12 +84,7 @@ def _io():
 
 def _io_done():
     # anomaly_io is used rarely (save, load, drift canaries): free its RAM again
-    import sys
-    top = __name__.rsplit(".", 1)[0]
-    sys.modules.pop(top + ".anomaly_io", None)
-    pkg = sys.modules.get(top)
-    if pkg is not None and "anomaly_io" in pkg.__dict__:
-        delattr(pkg, "anomaly_io")
+    unload("anomaly_io")
 
 
 def prng_next(x):

@@ -6,6 +6,7 @@
     check_int8(v, n, what, where)    refuse anything but n int8 values (bytes, bytearray,
                                      memoryview or array('b'))
     err(kind, msg)                   an errors.<kind> to raise, the module imported on demand
+    unload(name)                     forget a submodule used rarely, so its RAM is free again
     topk_insert(top, base, fill, k, v)  the bounded top-k step: the reference rule of
                                      kernels.class_topk (kernels_viper has its machine-code twin)
 """
@@ -17,6 +18,17 @@ def err(kind, msg):
     a board whose code never errs keeps no RAM for it (ints, frontend, features, anomaly use it)."""
     from . import errors
     return getattr(errors, kind)(msg)
+
+
+def unload(name):
+    """Forget submodule `name` of the package (sys.modules and the package's attribute): the RAM
+    of code used rarely (start-up, save and load) is free again once nothing refers to it."""
+    import sys
+    top = __name__.rsplit(".", 1)[0]
+    sys.modules.pop(top + "." + name, None)
+    pkg = sys.modules.get(top)
+    if pkg is not None and name in pkg.__dict__:
+        delattr(pkg, name)
 
 
 def isqrt(s):

@@ -21,7 +21,7 @@ from . import enroll
 from .enroll import check_label, _check_int
 from .store import Store
 from .audit import AuditLog
-from .ints import err  # errors.<kind>, imported only when one is raised
+from .ints import err, unload  # err: errors.<kind>, imported only when one is raised
 
 # a commit opens files and builds small buffers: on a board, collect first so they find room in
 # a heap that classification has left in pieces (CPython needs no help, and its collection is slow)
@@ -239,11 +239,6 @@ class Learner:
 
 
 def _unload(name):
-    # forget a submodule of the package (module and package attribute) so its RAM is free again
-    top = __name__.rsplit(".", 1)[0]
-    sys.modules.pop(top + "." + name, None)
-    pkg = sys.modules.get(top)
-    if pkg is not None and name in pkg.__dict__:
-        delattr(pkg, name)
+    unload(name)
     if _COLLECT:
         gc.collect()
