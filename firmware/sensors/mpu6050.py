@@ -34,35 +34,42 @@ SensorError.
 """
 import array
 
+try:
+    from micropython import const
+except ImportError:  # CPython simulation
+    def const(v):
+        return v
+
 from . import pace_window, sleep_ms, sleep_us, ticks_diff, ticks_us
 
+# registers and bits: _-prefixed const()s are folded into the code by mpy-cross and hold no RAM
 ADDRESS = 0x68
-SMPLRT_DIV = 0x19
-CONFIG = 0x1A
-GYRO_CONFIG = 0x1B
-ACCEL_CONFIG = 0x1C
-ACCEL_CONFIG2 = 0x1D   # MPU-6500 family only
-FIFO_EN = 0x23
-INT_ENABLE = 0x38
-INT_STATUS = 0x3A
-ACCEL_XOUT_H = 0x3B
-TEMP_OUT_H = 0x41
-USER_CTRL = 0x6A
-PWR_MGMT_1 = 0x6B
-FIFO_COUNTH = 0x72
-FIFO_R_W = 0x74
-WHO_AM_I = 0x75
+_SMPLRT_DIV = const(0x19)
+_CONFIG = const(0x1A)
+_GYRO_CONFIG = const(0x1B)
+_ACCEL_CONFIG = const(0x1C)
+_ACCEL_CONFIG2 = const(0x1D)  # MPU-6500 family only
+_FIFO_EN = const(0x23)
+_INT_ENABLE = const(0x38)
+_INT_STATUS = const(0x3A)
+_ACCEL_XOUT_H = const(0x3B)
+_TEMP_OUT_H = const(0x41)
+_USER_CTRL = const(0x6A)
+_PWR_MGMT_1 = const(0x6B)
+_FIFO_COUNTH = const(0x72)
+_FIFO_R_W = const(0x74)
+_WHO_AM_I = const(0x75)
 
-FIFO_ACCEL_GYRO = 0x78     # FIFO_EN: XG, YG, ZG, ACCEL
-USER_FIFO_EN = 0x40
-USER_FIFO_RESET = 0x04
-INT_FIFO_OFLOW = 0x10
-SAMPLE_BYTES = 12          # ax ay az gx gy gz, big-endian, in register order
-SETTLE_MS = 100            # after wake-up: gyro start-up (30 ms typ.) and the PLL, then DLPF transients
+_FIFO_ACCEL_GYRO = const(0x78)  # FIFO_EN: XG, YG, ZG, ACCEL
+_USER_FIFO_EN = const(0x40)
+_USER_FIFO_RESET = const(0x04)
+_INT_FIFO_OFLOW = const(0x10)
+_SAMPLE_BYTES = const(12)       # ax ay az gx gy gz, big-endian, in register order
+SETTLE_MS = const(100)          # after wake-up: gyro start-up (30 ms typ.) and the PLL, then DLPF transients
 # full-scale range -> (FS_SEL / AFS_SEL bits 4:3, LSB per unit)
 ACCEL_RANGES = {2: (0, 16384), 4: (1, 8192), 8: (2, 4096), 16: (3, 2048)}     # g
 GYRO_RANGES = {250: (0, 131.0), 500: (1, 65.5), 1000: (2, 32.8), 2000: (3, 16.4)}  # deg/s
-GYRO_RATE_HZ = 1000  # gyro output rate with the digital low-pass filter on (DLPF_CFG 1..6)
+_GYRO_RATE_HZ = const(1000)  # gyro output rate with the digital low-pass filter on (DLPF_CFG 1..6)
 # DLPF_CFG 1..6 -> the wider of the accelerometer and gyroscope bandwidths (Hz), table above
 DLPF_BANDWIDTH = (0, 188, 98, 44, 21, 10, 5)
 CLONES = {0x70: "MPU-6500", 0x71: "MPU-9250", 0x73: "MPU-9255", 0x72: "an MPU-6050 clone",
@@ -94,7 +101,7 @@ class MPU6050:
             raise ValueError("accel_range must be one of 2, 4, 8, 16 (g)")
         if gyro_range not in GYRO_RANGES:
             raise ValueError("gyro_range must be one of 250, 500, 1000, 2000 (deg/s)")
-        if rate_hz < 4 or rate_hz > GYRO_RATE_HZ or GYRO_RATE_HZ % rate_hz:
+        if rate_hz < 4 or rate_hz > _GYRO_RATE_HZ or _GYRO_RATE_HZ % rate_hz:
             raise ValueError("rate_hz must divide 1000 and be 4..1000")
         if dlpf is None:
             dlpf = dlpf_for(rate_hz)
@@ -111,30 +118,30 @@ class MPU6050:
         self.gyro_lsb = GYRO_RANGES[gyro_range][1]
         self.overruns = 0
         self._avail = 0
-        self._raw = bytearray(SAMPLE_BYTES)
+        self._raw = bytearray(_SAMPLE_BYTES)
         self._one = bytearray(1)
         self._two = bytearray(2)
         self._frame = array.array("h", [0] * 6)
         # waiting longer than this for one sample means the chip is not sampling
         self._timeout_us = 4 * 1000000 // rate_hz + 200000
-        who = self._read(WHO_AM_I)
+        who = self._read(_WHO_AM_I)
         if who != ADDRESS:
             if who not in CLONES:
-                raise SensorError("no MPU-6050 at 0x%02x: WHO_AM_I is 0x%02x, expected 0x68" % (address, who))
+                raise SensorError("no MPU-6050 at 0x%02x: _WHO_AM_I is 0x%02x, expected 0x68" % (address, who))
             if not _warned:
-                print("warning: WHO_AM_I 0x%02x at 0x%02x is %s, not an MPU-6050: read as one"
+                print("warning: _WHO_AM_I 0x%02x at 0x%02x is %s, not an MPU-6050: read as one"
                       % (who, address, CLONES[who]))
                 _warned = True
         self.who_am_i = who
-        self._write(PWR_MGMT_1, 0x01)  # wake up (SLEEP=0), clock from the X gyro PLL
-        self._write(CONFIG, dlpf)
+        self._write(_PWR_MGMT_1, 0x01)  # wake up (SLEEP=0), clock from the X gyro PLL
+        self._write(_CONFIG, dlpf)
         if who != ADDRESS:
-            self._write(ACCEL_CONFIG2, dlpf)  # A_DLPF_CFG: 218/99/45/21/10/5 Hz for 1..6
-        self._write(SMPLRT_DIV, GYRO_RATE_HZ // rate_hz - 1)
-        self._write(GYRO_CONFIG, GYRO_RANGES[gyro_range][0] << 3)
-        self._write(ACCEL_CONFIG, ACCEL_RANGES[accel_range][0] << 3)
-        self._write(INT_ENABLE, INT_FIFO_OFLOW)
-        self._write(FIFO_EN, FIFO_ACCEL_GYRO)
+            self._write(_ACCEL_CONFIG2, dlpf)  # A_DLPF_CFG: 218/99/45/21/10/5 Hz for 1..6
+        self._write(_SMPLRT_DIV, _GYRO_RATE_HZ // rate_hz - 1)
+        self._write(_GYRO_CONFIG, GYRO_RANGES[gyro_range][0] << 3)
+        self._write(_ACCEL_CONFIG, ACCEL_RANGES[accel_range][0] << 3)
+        self._write(_INT_ENABLE, _INT_FIFO_OFLOW)
+        self._write(_FIFO_EN, _FIFO_ACCEL_GYRO)
         sleep_ms(SETTLE_MS)
         self.flush()
 
@@ -149,21 +156,21 @@ class MPU6050:
     def flush(self):
         """Drop every queued sample (FIFO reset): the next read_into returns the next sample the
         chip takes."""
-        self._write(USER_CTRL, USER_FIFO_RESET)
-        self._write(USER_CTRL, USER_FIFO_EN)
-        self._read(INT_STATUS)  # clear a stale overflow flag
+        self._write(_USER_CTRL, _USER_FIFO_RESET)
+        self._write(_USER_CTRL, _USER_FIFO_EN)
+        self._read(_INT_STATUS)  # clear a stale overflow flag
         self._avail = 0
 
     def _fill(self):
         """Wait until the FIFO holds a whole sample; count and recover from an overflow."""
         start = ticks_us()
         while True:
-            if self._read(INT_STATUS) & INT_FIFO_OFLOW:
+            if self._read(_INT_STATUS) & _INT_FIFO_OFLOW:
                 self.overruns += 1
                 self.flush()
             else:
-                self.i2c.readfrom_mem_into(self.address, FIFO_COUNTH, self._two)
-                n = ((self._two[0] << 8) | self._two[1]) // SAMPLE_BYTES
+                self.i2c.readfrom_mem_into(self.address, _FIFO_COUNTH, self._two)
+                n = ((self._two[0] << 8) | self._two[1]) // _SAMPLE_BYTES
                 if n:
                     self._avail = n
                     return
@@ -174,14 +181,14 @@ class MPU6050:
     def read_into(self, frame):
         """The next sample the chip took: ax, ay, az, gx, gy, gz (raw int16) into frame. Waits for
         it; allocates nothing."""
-        if self._avail and self._read(INT_STATUS) & INT_FIFO_OFLOW:
+        if self._avail and self._read(_INT_STATUS) & _INT_FIFO_OFLOW:
             # overflowed since FIFO_COUNT was read: what is queued may be torn, start again
             self.overruns += 1
             self.flush()
         if not self._avail:
             self._fill()
         raw = self._raw
-        self.i2c.readfrom_mem_into(self.address, FIFO_R_W, raw)
+        self.i2c.readfrom_mem_into(self.address, _FIFO_R_W, raw)
         self._avail -= 1
         for j in range(6):
             v = (raw[2 * j] << 8) | raw[2 * j + 1]
@@ -192,6 +199,6 @@ class MPU6050:
         return pace_window(self, buf, n)
 
     def temperature_c(self):
-        self.i2c.readfrom_mem_into(self.address, TEMP_OUT_H, self._two)
+        self.i2c.readfrom_mem_into(self.address, _TEMP_OUT_H, self._two)
         v = (self._two[0] << 8) | self._two[1]
         return (v - 65536 if v > 32767 else v) / 340 + 36.53
