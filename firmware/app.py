@@ -14,7 +14,7 @@ import gc
 import json
 import time
 
-from .ints import err  # errors.<kind>, imported only when one is raised
+from .ints import err, unload  # err: errors.<kind>, imported only when one is raised
 
 
 PROFILE = "/board.json"
@@ -239,6 +239,9 @@ def live(seconds=0, hop_ms=None, quiet=False, until=None):
             sensor.read_window(view[(_n - hop) * c:], hop)
     except KeyboardInterrupt:
         print("stopped")
+    finally:
+        flt = None
+        unload("selflabel")  # its RAM is free for the anomaly part (learn_normal, watch)
     return answers
 
 
