@@ -69,7 +69,8 @@ def _setup():
     learner = learner_mod.Learner(model, app.get("store", "/learned"), k=app.get("k", 3),
                                   capacity=app.get("capacity", 60), max_classes=app.get("max_classes", 8),
                                   max_per_class=app.get("max_per_class", 10),
-                                  unknown_pct=app.get("unknown_pct", m.get("unknown_pct", 150)))
+                                  unknown_pct=app.get("unknown_pct", m.get("unknown_pct", 150)),
+                                  unknown_dist=app.get("unknown_dist", m.get("unknown_dist")))
     gc.collect()  # the learner's start-up code is dropped after use: free it before the sensor's
     from . import sensors
     sensor = sensors.from_profile(PROFILE)
@@ -84,9 +85,7 @@ def _setup():
 def _window():
     """Read one window from the sensor into _raw and turn it into the model's input _x."""
     from . import frontend
-    if hasattr(sensor, "flush"):
-        sensor.flush()  # the chip's FIFO holds samples from before the call: start from now
-    sensor.read_window(_raw, _n)
+    capture()
     m = cfg.get("model", {})
     frontend.prepare(_raw, _n, sensor.channels, model.in_dim // sensor.channels, _x, m.get("groups", 1))
     return _x
@@ -128,8 +127,10 @@ def _wait_motion(level):
 
 
 def _wait_button():
-    from machine import Pin
-    pin = Pin(cfg["app"]["button"], Pin.IN, Pin.PULL_UP)
+    from .sensors.pins import pin as make_pin
+    pin = make_pin(cfg["app"].get("button"), False)
+    if pin is None:
+        raise err("InputError", "no app.button in /board.json")
     print("press the button...")
     while pin.value():
         time.sleep(0.02)
@@ -157,6 +158,8 @@ def capture(countdown=0, trigger=None):
         _wait_trigger(trigger, countdown)
     elif countdown:
         _countdown(countdown)
+    if hasattr(sensor, "flush"):
+        sensor.flush()  # the chip's FIFO holds what it sampled while we waited: start from now
     sensor.read_window(_raw, _n)
     return _raw
 

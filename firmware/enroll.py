@@ -15,8 +15,12 @@ Threshold (recomputed on every change unless set by hand):
   "loo"          each example scored against the rest of its own class (leave-one-out), in
                  classes of 2 or more; T = unknown_pct % (default 150: 3/2) of the 90th
                  percentile of those scores (models carry the percent chosen on validation)
-  "inter-class"  every class has one example: T = half the smallest distance between classes
-  "default"      a single example: T = 127**2 (embeddings are ~127 long: about 60 degrees apart)
+  "model"        every class has one example and the model gives unknown_dist (a distance
+                 chosen on its validation data): T = unknown_dist
+  "inter-class"  every class has one example, no unknown_dist: T = half the smallest distance
+                 between classes
+  "default"      a single example, no unknown_dist: T = 127**2 (embeddings are ~127 long: about
+                 60 degrees apart)
   "manual"       set_threshold(value)
 Memory: dim + 5 bytes per example (row, label index, norm) plus a 4-byte scratch distance.
 """
@@ -49,7 +53,7 @@ def _check_int(name, v, lo, hi):
 
 class Enroller:
     def __init__(self, dim, k=3, mode="knn", capacity=200, max_classes=16, max_per_class=20,
-                 policy="replace", unknown_pct=150):
+                 policy="replace", unknown_pct=150, unknown_dist=None):
         _check_int("embedding size", dim, 1, kernels.MAX_DIST_DIM)
         kernels.check_dist_dim(dim)  # every distance an integer below 2**24: exact in ulab's float32 dot
         if mode not in ("knn", "prototype"):
@@ -61,6 +65,8 @@ class Enroller:
         _check_int("max_classes", max_classes, 1, 255)
         _check_int("max_per_class", max_per_class, 1, MAX_CAPACITY)
         _check_int("unknown_pct", unknown_pct, 1, 1000)
+        if unknown_dist is not None:
+            _check_int("unknown_dist", unknown_dist, 0, MAX_THRESHOLD)
         self.dim = dim
         self.k = k
         self.mode = mode
@@ -69,6 +75,7 @@ class Enroller:
         self.max_per_class = max_per_class
         self.policy = policy
         self.unknown_pct = unknown_pct
+        self.unknown_dist = unknown_dist
         self.labels = []
         self.count = 0
         self.rows = bytearray(capacity * dim)
@@ -301,6 +308,8 @@ class Enroller:
             # floor(q * pct / 100) without the product: small ints on a board
             p = self.unknown_pct
             self._threshold, self._source = q // 100 * p + q % 100 * p // 100, "loo"
+        elif ncls and self.unknown_dist is not None:
+            self._threshold, self._source = self.unknown_dist, "model"
         elif ncls >= 2:
             nearest = None
             for i in range(self.count):

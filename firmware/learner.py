@@ -32,7 +32,8 @@ _RARE = ("rollback", "undo", "reset", "protect", "unprotect", "canaries", "auto_
 class Learner:
     def __init__(self, model, prefix, dim=None, k=3, mode="knn", capacity=200, max_classes=16,
                  max_per_class=20, policy="replace", audit_bytes=4096, max_canaries=8, gate=(1, 4),
-                 auto_per_hour=10, auto_share=(1, 2), auto_drift=(1, 1), unknown_pct=150):
+                 auto_per_hour=10, auto_share=(1, 2), auto_drift=(1, 1), unknown_pct=150,
+                 unknown_dist=None):
         # collect first (a model was likely just loaded), so the buffers below lie together; the
         # start-up code (rails.py) comes after them and its RAM is one hole when it is dropped
         if _COLLECT:
@@ -46,7 +47,8 @@ class Learner:
         else:
             crc = 0
         _check_int("max_canaries", max_canaries, 0, 255)
-        self.knn = enroll.Enroller(dim, k, mode, capacity, max_classes, max_per_class, policy, unknown_pct)
+        self.knn = enroll.Enroller(dim, k, mode, capacity, max_classes, max_per_class, policy, unknown_pct,
+                                   unknown_dist)
         self.store = Store(prefix, crc, dim)
         self.log = AuditLog(prefix + ".log", audit_bytes)
         self.settings = (max_canaries, gate, auto_per_hour, auto_share, auto_drift)
@@ -191,7 +193,7 @@ class Learner:
         return self.knn.counts()
 
     def threshold(self):
-        """(threshold, how it was set: 'loo', 'inter-class', 'default' or 'manual')."""
+        """(threshold, how it was set: 'loo', 'model', 'inter-class', 'default' or 'manual')."""
         return self.knn.calibration()
 
     # -- guard rails --------------------------------------------------------------------------

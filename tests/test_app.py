@@ -43,16 +43,17 @@ def _board(tmp_path, heap=None):
                                   rng.normal(size=(50, CHANNELS * LENGTH)), 4 / 127)
         path = str(tmp_path / "m.tem")
         modelfile.write(path, m)
-        (tmp_path / "m.tem.json").write_text(json.dumps({"unknown_pct": 130}))  # as chosen on validation
+        (tmp_path / "m.tem.json").write_text(json.dumps({"unknown_pct": 130, "unknown_dist": 20000}))  # as chosen on validation
         flash.flash(vb.device, "virtual", path, log=lambda *a: None)
         takes = [0, 0, 1, 1, 2, 2, 0, 1, 2, 2]
         recording.write(str(fs / "imu.ter"), np.concatenate([_pattern(k, rng) for k in takes]), RATE)
         profile = json.loads((fs / "board.json").read_text())
         profile["sensor"] = {"driver": "mpu6050", "bus": "sim", "file": "imu.ter", "address": 104}
         profile["sample_rate_hz"] = RATE
-        assert profile["model"]["unknown_pct"] == 130  # flash carries the model's percent to the board
+        # flash carries the model's unknown rules to the board
+        assert (profile["model"]["unknown_pct"], profile["model"]["unknown_dist"]) == (130, 20000)
         profile["model"] = {"path": "/model.tem", "channels": CHANNELS, "length": LENGTH, "groups": 2,
-                            "unknown_pct": 130}
+                            "unknown_pct": 130, "unknown_dist": 20000}
         profile["app"] = {"window_ms": 1000, "store": "/learned", "k": 1}
         (fs / "board.json").write_text(json.dumps(profile))
         yield vb
@@ -97,7 +98,8 @@ def test_enroll_classify_undo_and_reboot(board):
         assert "knows tilt, shake, twist" in banner
         assert "shake" in b.exec("te.forget('twist'); te.labels()")
         assert "twist" not in b.exec("te.labels()")
-        assert b.exec("print(te.learner.knn.unknown_pct)").strip() == "130"  # the model's, from board.json
+        # the model's, from board.json
+        assert b.exec("print(te.learner.knn.unknown_pct, te.learner.knn.unknown_dist)").strip() == "130 20000"
 
 
 def test_live_and_anomaly(big_board):
@@ -221,4 +223,38 @@ def test_standalone_runs_live_until_ctrl_c(big_board):
     assert b"stopped" in out
     port.write(b"print(6 * 7)\r")
     read_until(b"42")
+    port.close()
+
+
+def test_standalone_button_enrolls_and_the_led_shows_it_runs(big_board):
+    """/main.py's standalone mode with a button and an LED (files on the virtual board's flash):
+    the LED is lit while it runs, a press enrolls one take as "button", Ctrl-C ends it and the
+    LED goes out; the take is in the store."""
+    import time
+    import serial
+    fs = big_board.fs_dir
+    prof = json.loads(open(fs + "/board.json").read())
+    prof["app"].update(autostart="live", button="file:/button", led="file:/led")
+    open(fs + "/board.json", "w").write(json.dumps(prof))
+    port = serial.Serial(big_board.device, 115200, timeout=0.2)
+    read_until = _reader(port)
+    port.write(b"\r")
+    read_until(b">>> ")
+    port.write(b"import tinyenroll.app as te; te.enroll('tilt', n=1, countdown=0)\r")
+    read_until(b"tilt 1/1")
+    read_until(b">>> ")
+    port.write(b"from tinyenroll import standalone; standalone.run()\r")
+    read_until(b"live: every")
+    assert open(fs + "/led").read() == "1"
+    open(fs + "/button", "w").write("0")                 # pressed
+    read_until(b"button 1/1", 30)
+    open(fs + "/button", "w").write("1")                 # released: live again
+    read_until(b"live: every", 30)
+    time.sleep(1)
+    port.write(b"\x03")
+    read_until(b">>> ")
+    assert open(fs + "/led").read() == "0"
+    port.write(b"te.labels()\r")
+    out = read_until(b">>> ")
+    assert b"tilt x1, button x1" in out, out
     port.close()

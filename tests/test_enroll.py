@@ -260,3 +260,24 @@ def test_the_unknown_percent_scales_the_leave_one_out_threshold_as_the_reference
 def test_an_unknown_percent_out_of_range_is_refused(pct):
     with pytest.raises(InputError, match="unknown_pct"):
         Enroller(DIM, unknown_pct=pct)
+
+
+@pytest.mark.parametrize("mode", ["knn", "prototype"])
+def test_one_example_a_class_uses_the_models_unknown_distance(tmp_path, mode):
+    """With one example a class there is no leave-one-out score: the model's unknown_dist
+    (chosen on its validation data) is the threshold, as the reference says; once a class has
+    two examples the leave-one-out rule takes over again."""
+    _, rows, labs = clusters(seed=6, n_cls=3, per=2, spread=30)
+    L = fresh(tmp_path, mode=mode, unknown_dist=4321)
+    names = ["c0", "c1", "c2"]
+    for r, c in zip(rows[:3], labs[:3]):
+        L.enroll(names[c], embedding=r.tobytes())
+    assert L.threshold() == (4321, "model") == knn_ref.calibrate(rows[:3], labs[:3], 3, 3, mode, unknown_dist=4321)
+    rng = np.random.default_rng(6)
+    for _ in range(20):
+        q = rng.integers(-128, 128, DIM).astype(np.int8)
+        assert L.classify(embedding=q.tobytes()) == knn_ref.classify(q, rows[:3], labs[:3], names, 3, mode,
+                                                                     unknown_dist=4321)
+    L.enroll("c0", embedding=rows[3].tobytes())
+    assert L.threshold()[1] == "loo"
+    assert fresh(tmp_path / "x", mode=mode).knn.calibration()[1] == "default"

@@ -127,4 +127,19 @@ def test_the_final_test_refuses_a_model_without_a_percent_chosen_on_validation(t
     shutil.copy(SHIPPED, path)
     with pytest.raises(ValueError, match="choose it on validation first"):
         motion_eval.evaluate(path, final_test=True, log=lambda *_: None)
-    assert motion_eval.recorded_pct(SHIPPED) in motion_eval.PCTS  # the shipped model carries its choice
+    assert motion_eval.recorded_pct(SHIPPED) in motion_eval.PCTS  # the shipped model carries its choices
+    assert motion_eval.recorded_pct(SHIPPED, "unknown_dist") in motion_eval.DISTS
+
+
+def test_the_one_shot_distance_rule_and_its_curve():
+    curve = {t: {"known_rejected": r} for t, r in [(26000, 7.7), (28000, 4.3), (30000, 1.6), (32000, 0.8)]}
+    assert motion_eval.choose_dist(curve) == 30000
+    with pytest.raises(ValueError, match="at most 3"):
+        motion_eval.choose_dist({10000: {"known_rejected": 50.0}})
+    rng = np.random.default_rng(4)
+    y = np.repeat(np.array(hapt.TRANSITIONS), 6)
+    E = np.clip(rng.normal(0, 40, (len(y), 16)) + 30 * (y[:, None] % 3 - 1), -128, 127).astype(np.int8)
+    B = rng.integers(-128, 128, (10, 16)).astype(np.int8)
+    one = motion_eval.open_set_one_shot(E, y, B, dists=(0, 10 ** 6), n=5)
+    assert one[0]["known_rejected"] > 90 and one[0]["unknown_rejected"] > 90  # at distance 0 all is unknown
+    assert one[10 ** 6] == {"known_rejected": 0.0, "unknown_rejected": 0.0}

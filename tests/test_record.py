@@ -79,6 +79,37 @@ def test_record_with_a_motion_trigger_waits_for_the_movement(board, tmp_path):
     assert rec["windows"][1][:, 1].std() < 500               # a fresh connection: the replay starts still
 
 
+def test_record_with_a_button_trigger_waits_for_the_press(board, tmp_path):
+    """The virtual board's button is a file on its flash ("file:/button"): a take starts only
+    when it reads 0 (pressed), written here 1.5 s after the board says to press."""
+    import threading
+    import time
+    fs = board.fs_dir
+    prof = json.loads(open(fs + "/board.json").read())
+    prof["app"]["button"] = "file:/button"
+    open(fs + "/board.json", "w").write(json.dumps(prof))
+    lines, pressed_at = [], []
+
+    def press():
+        while not any("press the button" in m for m in lines):
+            time.sleep(0.05)
+        time.sleep(1.5)
+        pressed_at.append(time.time())
+        open(fs + "/button", "w").write("0")
+    t = threading.Thread(target=press, daemon=True)
+    t.start()
+    out = str(tmp_path / "rec")
+    taken, total, err = record.record(board.device, out, "tap", 1, log=lambda m, end="\n": lines.append(m),
+                                      trigger="button", wait=20)
+    done = time.time()
+    t.join(5)
+    assert err is None and taken == 1, err
+    assert any("press the button" in m for m in lines), lines
+    # the take (1 s: 50 samples at 50 Hz) was read after the press, not before it
+    assert pressed_at and done - pressed_at[0] >= 0.9, (done, pressed_at)
+    assert recording.read_folder(out)["labels"] == ["tap"]
+
+
 def test_appending_other_channels_is_refused_and_the_folder_kept(tmp_path):
     out = str(tmp_path / "rec")
     w = np.zeros((1, 10, 6), np.int16)

@@ -15,7 +15,7 @@ _groups = 1   # front-end channel groups
 
 
 def gestures(k, speed, longest, length, model_path="/model.tem", store="/learned", rec="/gestures.ter",
-             imu_hz=0, groups=1):
+             imu_hz=0, groups=1, unknown_dist=None):
     """Set up: model, a fresh learner and the sensor: the replay of rec at `speed`, or with
     imu_hz an MPU-6050 at imu_hz on a simulated bus that plays rec (6 channels, raw LSBs)."""
     global _m, _L, _src, _buf, _x, _groups
@@ -33,7 +33,7 @@ def gestures(k, speed, longest, length, model_path="/model.tem", store="/learned
         from ..sensors.replay import Replay
     gc.collect()
     _m = model.load(model_path)
-    _L = learner.Learner(_m, store, k=k, capacity=64)
+    _L = learner.Learner(_m, store, k=k, capacity=64, unknown_dist=unknown_dist)
     channels = 6 if imu_hz else 1
     _buf = array.array("h", bytes(2 * longest * channels))
     _x = bytearray(_m.in_dim)

@@ -174,7 +174,7 @@ def model_and_info(profile, model):
                 side = json.load(f)
             except ValueError as e:
                 raise BoardError("%s.json: not JSON (%s); nothing was changed on the board" % (model, e)) from None
-        for key in ("channels", "length", "groups", "unknown_pct"):
+        for key in ("channels", "length", "groups", "unknown_pct", "unknown_dist"):
             if key in side:
                 info[key] = side[key]
     return data, info

@@ -70,8 +70,10 @@ def run(b, fs_put, speed, log, model_path=None):
     imu_hz = imu_rate(speed)
     longest = max(len(s) for s in series)
     b.soft_reset()  # the file copy above leaves its traces in the heap: the job starts on a clean one
+    unknown_dist = info.get("unknown_dist")  # one take a class: the model's distance decides "unknown"
     b.exec("from tinyenroll.jobs import demo as job\njob.gestures(%d, 1, %d, %d, rec='/motion.ter', imu_hz=%d, "
-           "groups=%d)" % (K, longest, length, imu_hz, groups), "setting up the motion part")
+           "groups=%d, unknown_dist=%r)" % (K, longest, length, imu_hz, groups, unknown_dist),
+           "setting up the motion part")
     n_en = sum(1 for _, _, e in items if e)
     log("motion: test subject %d, %d transitions enrolled one-shot, %d windows classified, through the "
         "MPU-6050 driver at %d Hz..." % (SUBJECT, n_en, len(items) - n_en, imu_hz))
@@ -88,7 +90,8 @@ def run(b, fs_put, speed, log, model_path=None):
     board_emb = np.stack([np.frombuffer(bytes.fromhex(a[0]), np.int8) for a in answers])
     names = [name for _, name, e in items if e]
     lab_idx = np.arange(n_en)
-    ref_dec = [list(knn_ref.classify(ref[i], ref[:n_en], lab_idx, names, K, "knn")) for i in range(n_en, len(items))]
+    ref_dec = [list(knn_ref.classify(ref[i], ref[:n_en], lab_idx, names, K, "knn", unknown_dist=unknown_dist))
+               for i in range(n_en, len(items))]
     board_dec = [a[1] for a in answers[n_en:]]
     truth = [name for _, name, _ in items[n_en:]]
     known = np.array([t in names for t in truth])

@@ -37,6 +37,7 @@ from ..oracle import modelfile
 SHOTS = (1, 3, 5)
 EPISODES = 200
 PCTS = tuple(range(50, 201, 10))   # unknown percents tried on validation
+DISTS = tuple(range(10000, 40001, 2000))  # one-shot unknown distances tried on validation
 MAX_KNOWN_REJECTED = 3.0           # the rule: the tightest percent rejecting at most this share
 BASIC_SECONDS = 4
 
@@ -140,6 +141,36 @@ def open_set(E, y, basic_E, pcts=PCTS, n=EPISODES, seed=0, K=5):
     return out
 
 
+def open_set_one_shot(E, y, basic_E, dists=DISTS, n=EPISODES, seed=0):
+    """{distance: rates} with one example of each of 3 of the 6 transitions enrolled: no
+    leave-one-out score exists, so the threshold is the model's unknown_dist (Enroller's "model"
+    rule); the same episodes for every distance."""
+    from tinyenroll import enroll
+    rng = np.random.default_rng(seed)
+    kscores, uscores = [], []
+    for _ in range(n):
+        classes = sorted(rng.choice(hapt.TRANSITIONS, 3, replace=False).tolist())
+        sup = np.array([rng.choice(np.flatnonzero(y == c)) for c in classes])
+        known = np.setdiff1d(np.flatnonzero(np.isin(y, classes)), sup)
+        e = enroll.Enroller(E.shape[1], k=1, capacity=3, max_classes=3, max_per_class=1, unknown_dist=0)
+        for i in sup:
+            e.add(str(y[i]), E[i].tobytes())
+        kscores.append(np.array([e.classify(E[i].tobytes())[1] for i in known]))
+        uscores.append(np.array([e.classify(v.tobytes())[1] for v in np.concatenate([E[~np.isin(y, classes)], basic_E])]))
+    return {t: {"known_rejected": 100 * float(np.mean([(s > t).mean() for s in kscores])),
+                "unknown_rejected": 100 * float(np.mean([(s > t).mean() for s in uscores]))} for t in dists}
+
+
+def choose_dist(curve):
+    """The rule for one shot, as choose_pct's: the smallest distance rejecting at most
+    MAX_KNOWN_REJECTED % of enrolled-class windows."""
+    ok = [t for t in sorted(curve) if curve[t]["known_rejected"] <= MAX_KNOWN_REJECTED]
+    if not ok:
+        raise DataError("no unknown distance in %d..%d rejects at most %.0f %% of enrolled windows"
+                        % (min(curve), max(curve), MAX_KNOWN_REJECTED))
+    return ok[0]
+
+
 def choose_pct(curve):
     """The rule, applied to validation only: the tightest percent rejecting at most
     MAX_KNOWN_REJECTED % of enrolled-class windows."""
@@ -150,22 +181,28 @@ def choose_pct(curve):
     return ok[0]
 
 
-def recorded_pct(model_path):
-    """The unknown percent the validation run recorded beside the model, or None."""
+def recorded_pct(model_path, key="unknown_pct"):
+    """The unknown percent (or key) the validation run recorded beside the model, or None."""
     try:
         with open(model_path + ".json") as f:
-            return json.load(f).get("unknown_pct")
+            return json.load(f).get(key)
     except OSError:
         return None
 
 
-def record_pct(model_path, pct):
+def record_pct(model_path, pct, dist=None):
     with open(model_path + ".json") as f:
         side = json.load(f)
     side["unknown_pct"] = pct
     side["unknown_pct_rule"] = ("chosen on HAPT validation subjects 19-24 (K=5, 3 of 6 transitions enrolled): "
                                 "the tightest of %s rejecting at most %.0f %% of enrolled windows"
                                 % (list(PCTS), MAX_KNOWN_REJECTED))
+    if dist is not None:
+        side["unknown_dist"] = dist
+        side["unknown_dist_rule"] = ("one example a class: chosen on HAPT validation subjects 19-24 (K=1, 3 of 6 "
+                                     "transitions enrolled): the smallest of %d..%d (step %d) rejecting at most "
+                                     "%.0f %% of enrolled windows" % (DISTS[0], DISTS[-1], DISTS[1] - DISTS[0],
+                                                                       MAX_KNOWN_REJECTED))
     with open(model_path + ".json", "w") as f:
         json.dump(side, f, indent=1)
         f.write("\n")
@@ -240,9 +277,19 @@ def evaluate(model_path, final_test=False, log=print):
                 % (p, r["known_rejected"], r["unknown_rejected"]))
         pct = choose_pct(curve)
         o = curve[pct]
-        if os.path.exists(model_path + ".json") and recorded_pct(model_path) != pct:
-            record_pct(model_path, pct)
-            log("recorded unknown_pct %d in %s.json" % (pct, model_path))
+        one = open_set_one_shot(E, y, Eb)
+        log("open set on validation, ONE example of each of 3 transitions (no leave-one-out score: the model's "
+            "unknown distance decides); by distance:")
+        for t, r in one.items():
+            log("  %6d: enrolled rejected %5.1f %%, never-enrolled rejected %5.1f %%"
+                % (t, r["known_rejected"], r["unknown_rejected"]))
+        dist = choose_dist(one)
+        log("one shot at unknown_dist %d (chosen): enrolled rejected %.1f %%, never-enrolled rejected %.1f %%"
+            % (dist, one[dist]["known_rejected"], one[dist]["unknown_rejected"]))
+        o = dict(o, one_shot=dict(one[dist], unknown_dist=dist))
+        if os.path.exists(model_path + ".json") and (recorded_pct(model_path), recorded_pct(model_path, "unknown_dist")) != (pct, dist):
+            record_pct(model_path, pct, dist)
+            log("recorded unknown_pct %d and unknown_dist %d in %s.json" % (pct, dist, model_path))
     log("open set, K=5, 3 of 6 transitions enrolled, threshold %d %% of the leave-one-out quantile (chosen on "
         "validation): AUROC %.3f, never-enrolled rejected %.1f %%, enrolled rejected %.1f %%"
         % (pct, o["auroc"], o["unknown_rejected"], o["known_rejected"]))

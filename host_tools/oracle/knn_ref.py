@@ -37,7 +37,7 @@ def class_scores(q, rows, lab, ncls, k, mode, skip=-1):
     return out
 
 
-def calibrate(rows, lab, ncls, k, mode, manual=None, unknown_pct=150):
+def calibrate(rows, lab, ncls, k, mode, manual=None, unknown_pct=150, unknown_dist=None):
     """(threshold, source) exactly as Enroller.calibration()."""
     if manual is not None:
         return manual, "manual"
@@ -58,6 +58,8 @@ def calibrate(rows, lab, ncls, k, mode, manual=None, unknown_pct=150):
         loo.sort()
         q = loo[(9 * len(loo) + 9) // 10 - 1]
         return q * unknown_pct // 100, "loo"
+    if ncls and unknown_dist is not None:
+        return unknown_dist, "model"
     if ncls >= 2:
         d = ((rows[:, None, :] - rows[None, :, :]) ** 2).sum(axis=2)
         other = lab[:, None] != lab[None, :]
@@ -65,12 +67,12 @@ def calibrate(rows, lab, ncls, k, mode, manual=None, unknown_pct=150):
     return 127 * 127, "default"
 
 
-def classify(q, rows, lab, labels, k, mode, manual=None, blocked=(), unknown_pct=150):
+def classify(q, rows, lab, labels, k, mode, manual=None, blocked=(), unknown_pct=150, unknown_dist=None):
     """(label or None, score, margin) as Learner.classify."""
     if not labels:
         return None, None, None
     ncls = len(labels)
-    threshold, _ = calibrate(rows, lab, ncls, k, mode, manual, unknown_pct)
+    threshold, _ = calibrate(rows, lab, ncls, k, mode, manual, unknown_pct, unknown_dist)
     sc = class_scores(q, rows, lab, ncls, k, mode)
     best = int(np.argmin(sc))  # first of equal scores, as the board
     others = [v for c, v in enumerate(sc) if c != best]
