@@ -211,3 +211,32 @@ def test_flash_checks_the_boards_architecture(tmp_path):
         flash.check_arch(esp32, "esp32", profiles.load("rp2040_pico"))
     with pytest.raises(BoardError, match="loads .mpy 6.2"):
         flash.check_arch((4 << 10) | (2 << 8) | 6, "rp2", profiles.load("rp2040_pico"))
+
+
+def test_the_command_prints_its_pid_and_sigterm_removes_its_flash():
+    """`tinyenroll virtual-board`: it prints the interpreter's pid (a live process), and SIGTERM
+    (kill, a service manager) stops the interpreter and removes its temporary flash folder."""
+    import signal
+    import time
+    p = subprocess.Popen([sys.executable, "-m", "host_tools.cli", "virtual-board"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    lines = []
+    try:
+        while not any(ln.startswith("interpreter pid") for ln in lines):
+            line = p.stdout.readline()
+            assert line, lines
+            lines.append(line.strip())
+        fs = [ln for ln in lines if "flash in " in ln][0].split("flash in ")[1]
+        pid = int([ln for ln in lines if ln.startswith("interpreter pid")][0].split()[2])
+        assert os.path.isdir(fs) and os.path.exists("/proc/%d" % pid)
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0
+        end = time.time() + 10
+        while os.path.exists("/proc/%d" % pid) and time.time() < end:
+            time.sleep(0.1)
+        zombie = os.path.exists("/proc/%d" % pid) and "Z" in open("/proc/%d/stat" % pid).read().split()[2]
+        assert not os.path.exists("/proc/%d" % pid) or zombie
+        assert not os.path.exists(fs), fs
+    finally:
+        if p.poll() is None:
+            p.kill()
