@@ -67,9 +67,9 @@ def _sha(p):
             h.update(memoryview(b)[:n])
     return binascii.hexlify(h.digest()).decode()
 def _hashes(top):
-    if not _isdir(top):
-        return {}
-    return dict((p, _sha(top + p)) for p in _walk(top))
+    if _isdir(top):
+        for p in _walk(top):
+            print(p, _sha(top + p))
 def _rmtree(p):
     if not _isdir(p):
         try:
@@ -151,6 +151,17 @@ def check_arch(mpy_bits, platform, profile):
     return arch
 
 
+def _board_hashes(b, top, what):
+    """{relative path: sha256 hex} of the files under top on the board, a line each: the board
+    never holds the whole table (on a 96 KB heap its repr did not always fit)."""
+    out = {}
+    for line in b.exec("_hashes(%r)" % top, what).splitlines():
+        if line.strip():
+            path, _, digest = line.strip().rpartition(" ")
+            out[path] = digest
+    return out
+
+
 def model_and_info(profile, model):
     """(model bytes, front-end settings for /board.json) checked by the host reader, or (None, {})."""
     if model is None:
@@ -197,7 +208,7 @@ def flash(port, board, model=None, log=print, source=mpy.FIRMWARE):
         b.exec(HELPERS, "loading flash helpers")
         # a swap cut between its two renames leaves only the .old package: put it back
         b.exec("_isdir(%r) or not _isdir(%r) or os.rename(%r, %r)" % (PKG, OLD, OLD, PKG), "recovering")
-        installed = b.eval("_hashes(%r)" % PKG, "reading installed hashes")
+        installed = _board_hashes(b, PKG, "reading installed hashes")
         b.exec("_rmtree(%r); _rmtree(%r); _mkdirs(%r)" % (NEW, OLD, NEW), "preparing staging")
         sent = skipped = 0
         dirs = sorted({os.path.dirname(p) for p in files if os.path.dirname(p) != "/"})
@@ -212,7 +223,7 @@ def flash(port, board, model=None, log=print, source=mpy.FIRMWARE):
                 sent += 1
             if log is print and sys.stdout.isatty():  # progress on a terminal only
                 print("  %-60s" % ("%d/%d %s" % (i + 1, len(files), rel)), end="\r", flush=True)
-        staged = b.eval("_hashes(%r)" % NEW, "verifying")
+        staged = _board_hashes(b, NEW, "verifying")
         want = {rel: sha(data) for rel, data in files.items()}
         if staged != want:
             bad = sorted(set(staged.items()) ^ set(want.items()))
