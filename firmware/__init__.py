@@ -21,8 +21,9 @@ Modules, each with one job (imports point down this list's layers: errors <- int
   selflabel      labels without a person: temporal consistency, near-miss-then-detection
   stream         sensor windows to the host as numbered, CRC-checked frames
   app            the maker's REPL: enroll, classify, live, learn_normal, watch, undo, help
+  apphelp        the text app.help() prints (loaded only then)
   standalone     run on boot (/main.py): live classification or anomaly watch, button, LED
-  sensors/       the sensor interface: MPU-6050 over I2C (or a simulated chip), replay of a recording
+  sensors/       the sensor interface: MPU-6050 (or a simulated chip), recording replay, button/LED pins
   audio/         I2S microphone, WAV replay, the streaming integer log-mel front end
   jobs/          the board's half of the host tools' commands (validate, demo, bench, anomaly-eval)
 """

@@ -18,14 +18,6 @@ from .ints import err, unload  # err: errors.<kind>, imported only when one is r
 
 
 PROFILE = "/board.json"
-HELP = """tinyenroll.app - learn from the sensor at the REPL (import tinyenroll.app as te)
-  te.enroll(label, n=3)   record n takes after a countdown and learn them as `label`
-  te.classify()           record one window and answer with a label or 'unknown'
-  te.live(seconds=0)      answer continuously (0: until Ctrl-C)
-  te.learn_normal(sec)    learn what normal looks like; te.watch() flags what is not
-  te.status() te.labels() te.forget(label) te.undo() te.freeze() te.unfreeze() te.reset()
-  te.capture()            one raw window (array 'h', channel-interleaved) from the sensor
-Settings: /board.json ('app' and 'model' sections). Ctrl-C stops any of them."""
 
 cfg = None       # /board.json
 sensor = None
@@ -384,7 +376,10 @@ def reset(confirm=False):
 
 
 def help():
-    print(HELP)
+    # the text lives in apphelp.py, loaded only here: the app holds no RAM for it otherwise
+    from . import apphelp
+    print(apphelp.TEXT)
+    unload("apphelp")
 
 
 def banner():
