@@ -395,8 +395,12 @@ class Detector:
 
     def to_bytes(self):
         """The detector's state (settings, quantiser, normal rows, threshold, canaries) with a CRC32."""
+        # the buffer first, in one piece, then the code that fills it (its import fragments a small heap)
+        d = self.dim
+        nc = len(self.c_flag)
+        out = bytearray(_HEAD_SIZE + (5 * d if self.raw else 0) + self.count * d + 1 + nc + nc * d + 4)
         try:
-            return _io().to_bytes(self)
+            return _io().to_bytes(self, out)
         finally:
             _io_done()
 

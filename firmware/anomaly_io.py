@@ -46,8 +46,9 @@ def protect(self, vec, flagged):
     self.c_flag.append(bool(flagged))
 
 
-def to_bytes(self):
-    """The detector's state (settings, quantiser, normal rows, threshold, canaries) with a CRC32."""
+def to_bytes(self, out):
+    """The detector's state (settings, quantiser, normal rows, threshold, canaries) with a CRC32,
+    written into out (bytearray of exactly the size, allocated by the caller)."""
     A = _mod(type(self))
     if self.phase != A.READY:
         raise InputError("only a finished detector can be saved")
@@ -61,7 +62,8 @@ def to_bytes(self):
     nc = len(self.c_flag)
     rows = self.count * dim
     n = len(head) + (5 * dim if self.raw else 0) + rows + 1 + nc + nc * dim
-    out = bytearray(n + 4)
+    if len(out) != n + 4:
+        raise InputError("state buffer of %d bytes, needs %d" % (len(out), n + 4))
     out[:len(head)] = head
     at = len(head)
     if self.raw:
