@@ -53,8 +53,7 @@ def _install_and_measure(vb, pkg):
 def test_mip_install_of_mpy_and_the_heap_each_route_holds(tmp_path):
     """The .mpy route (python -m host_tools.board.flash --mpy DIR; mpremote mip install
     DIR/package.json) on the virtual board at 96K, with the heap README states; the .py route
-    (firmware/package.json) cannot even import learner + model there; the frozen route is
-    estimated as the .mpy figure minus the bytecode of the modules loaded."""
+    (firmware/package.json) cannot even import learner + model there (the ROMFS route: below)."""
     pkg = flash.write_mip_mpy(str(tmp_path / "mip"), "virtual")
     assert all(src.endswith(".mpy") and dest == src for dest, src in pkg["urls"])
     assert pkg["version"] == json.load(open(PKG))["version"]
@@ -62,15 +61,32 @@ def test_mip_install_of_mpy_and_the_heap_each_route_holds(tmp_path):
         heap, modules = _install_and_measure(vb, str(tmp_path / "mip" / "package.json"))
     fields = dict(f.split("=") for f in heap.split()[1:])
     imp, total = int(fields["import"]), int(fields["total"])
-    code = sum(os.path.getsize(os.path.join(tmp_path, "mip", *m.split(".")) + ".mpy")
-               if m != "tinyenroll" else os.path.getsize(tmp_path / "mip" / "tinyenroll" / "__init__.mpy")
-               for m in modules.split()[1:])
-    print(".mpy route at 96K: import %d B, + model + 200 examples %d B; bytecode loaded %d B -> frozen estimate "
-          "%d B" % (imp, total, code, total - code))
+    print(".mpy route at 96K: import %d B, + model + 200 examples %d B (%s)" % (imp, total, modules))
     assert imp < 48000 and total < 66000, heap           # README: ~44 KB and ~61 KB
     with VirtualBoard("virtual", str(tmp_path / "flash_py")) as vb:
         heap_py = _install_and_measure(vb, PKG)[0]
     assert "MemoryError" in heap_py, heap_py              # README: .py does not fit 96K
+
+
+def test_romfs_image_runs_the_package_in_place_and_holds_less_heap(tmp_path):
+    """The ROMFS route (python -m host_tools.board.flash --romfs FILE; mpremote romfs deploy FILE):
+    the image mpremote's writer builds mounts in the real MicroPython (VfsRom), the package
+    imports from /rom/lib, and runs the same steps as the .mpy route with 96 KB beside the image
+    (whose bytes stand in for the board's flash) holding the heap README states; the bytecode
+    runs in place, so it holds far less than the .mpy route's ~44 / ~61 KB."""
+    image = str(tmp_path / "tinyenroll.romfs")
+    size = flash.write_romfs(image, "virtual")
+    assert size == os.path.getsize(image) and open(image, "rb").read(3) == b"\xd2\xcd\x31"
+    heap = "%dK" % (96 + (size + 1023) // 1024)
+    env = dict(os.environ, MICROPYPATH=".frozen")  # the package only from the image
+    out = subprocess.run([mpy.micropython_path(), "-X", "heapsize=" + heap, HEAP_SCRIPT, image, WIIMOTE],
+                         capture_output=True, text=True, timeout=300, cwd=str(tmp_path), env=env)
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+    assert lines.get("FROM", "").startswith("/rom/lib/tinyenroll/"), out.stdout + out.stderr
+    fields = dict(f.split("=") for f in lines["HEAP"].split())
+    imp, total = int(fields["import"]), int(fields["total"])
+    print("ROMFS route, 96 KB beside a %d B image: import %d B, + model + 200 examples %d B" % (size, imp, total))
+    assert imp < 28000 and total < 45000, lines["HEAP"]   # README: ~25 KB and ~41 KB
 
 
 def test_freeze_manifest_stages_the_package_as_tinyenroll(tmp_path):

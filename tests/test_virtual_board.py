@@ -209,7 +209,9 @@ def test_flash_checks_the_boards_architecture(tmp_path):
     assert flash.check_arch(pico, "rp2", profiles.load("rp2040_pico")) == "armv6m"
     with pytest.raises(BoardError, match="the board is xtensawin .esp32., profile 'rp2040_pico' is for armv6m"):
         flash.check_arch(esp32, "esp32", profiles.load("rp2040_pico"))
-    with pytest.raises(BoardError, match="loads .mpy 6.2"):
+    for name in ("esp32", "rp2040_pico"):  # README's minimum firmware, from the profiles
+        assert profiles.load(name)["min_firmware"] == "1.23"
+    with pytest.raises(BoardError, match="loads .mpy 6.2.*MicroPython 1.23 to 1.29"):
         flash.check_arch((4 << 10) | (2 << 8) | 6, "rp2", profiles.load("rp2040_pico"))
 
 

@@ -15,13 +15,20 @@ gets its host's architecture). Besides the package it installs /model.tem, /boar
 profile plus the model's front-end settings from its .json sidecar, which the app reads), the
 recording a replaying sensor plays, and /main.py (which runs tinyenroll.standalone on boot:
 it does nothing unless /board.json's app.autostart says so).
+
+Other install routes (README: "Install routes and the heap they hold"): write_mip_mpy (a .mpy
+package for `mpremote mip install`) and write_romfs (a ROMFS image: code run in place from flash).
 """
+import contextlib
 import hashlib
+import io
 import json
 import os
 import sys
 import tempfile
 import time
+
+from mpremote import romfs
 
 from . import profiles, mpy
 from .board_io import Board, BoardError
@@ -141,8 +148,8 @@ def check_arch(mpy_bits, platform, profile):
     version, sub, arch = mpy_bits & 0xFF, (mpy_bits >> 8) & 3, ARCHS[mpy_bits >> 10] if mpy_bits >> 10 < len(ARCHS) else "?"
     if (version, sub) != MPY_VERSION:
         raise BoardError("the board's firmware loads .mpy %d.%d; this package is built as %d.%d "
-                         "(MicroPython 1.23 or newer, with native code: update the firmware)"
-                         % ((version, sub) + MPY_VERSION))
+                         "(MicroPython %s to 1.29 read it, native code included: update the firmware)"
+                         % ((version, sub) + MPY_VERSION + (profile.get("min_firmware", "1.23"),)))
     if platform == "linux":
         return arch  # the unix port (virtual board): its host's architecture, whatever the profile
     if arch != profile["mpy_arch"]:
@@ -306,15 +313,35 @@ def write_mip_mpy(out_dir, board="virtual"):
     return pkg
 
 
+def write_romfs(path, board="virtual"):
+    """A ROMFS image (MicroPython 1.25+, firmware built with MICROPY_VFS_ROM) holding the firmware
+    as lib/tinyenroll/*.mpy for the board's arch: the board mounts it at /rom, puts /rom/lib on
+    sys.path, and runs the bytecode in place from flash, as frozen code runs, so it costs no heap.
+    Deploy with: mpremote romfs deploy PATH. Returns the image's size in bytes."""
+    profile = profiles.load(board)
+    with tempfile.TemporaryDirectory() as tmp:
+        package_files(profile, os.path.join(tmp, "lib", "tinyenroll"))
+        with contextlib.redirect_stdout(io.StringIO()):  # make_romfs prints the tree it packs
+            image = romfs.make_romfs(tmp, mpy_cross=False)
+    with open(path, "wb") as f:
+        f.write(image)
+    return len(image)
+
+
 if __name__ == "__main__":
     import argparse
     ap = argparse.ArgumentParser(prog="python -m host_tools.board.flash",
                                  description="regenerate firmware/package.json (.py sources), or with --mpy DIR "
                                              "write a .mpy package for `mpremote mip install DIR/package.json`")
     ap.add_argument("--mpy", metavar="DIR", help="write DIR/package.json + DIR/tinyenroll/*.mpy")
+    ap.add_argument("--romfs", metavar="FILE", help="write a ROMFS image of the .mpy package (deploy: mpremote romfs deploy FILE)")
     ap.add_argument("--board", default="virtual", help="profile whose mpy_arch to compile for: " + ", ".join(profiles.names()))
     a = ap.parse_args()
-    if a.mpy:
+    if a.romfs:
+        n = write_romfs(a.romfs, a.board)
+        print("wrote %s: %d bytes, the package as .mpy for %s under lib/tinyenroll (needs MicroPython 1.25+ "
+              "built with ROMFS; deploy: mpremote romfs deploy %s)" % (a.romfs, n, profiles.load(a.board)["mpy_arch"], a.romfs))
+    elif a.mpy:
         p = write_mip_mpy(a.mpy, a.board)
         print("wrote %s/package.json: %d .mpy files for %s (install: mpremote mip install --target /lib %s/package.json)"
               % (a.mpy, len(p["urls"]), p["mpy_arch"], a.mpy))
