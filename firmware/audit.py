@@ -5,6 +5,10 @@
 
 Lines are appended to PATH; when PATH would pass max_bytes it becomes PATH.1 (the older half is
 dropped), so the log never takes more than about 2 * max_bytes of flash.
+A refusal identical to the one before it (same generation, same text: a stream of the same near
+miss) is counted, not written; the count goes in before the next line as
+    T at=G repeated N more times
+so a run of refusals cannot push the commit lines out. A power cut loses only that count.
 """
 import os
 import time
@@ -15,22 +19,33 @@ class AuditLog:
         self.path = path
         self.max_bytes = max_bytes
         self.cut = False  # set at start (rails.last_generation) if the last line has no end
+        self.rep = None    # [line, n, generation]: the last refusal written, n identical ones since
 
-    def _size(self):
-        try:
-            return os.stat(self.path)[6]
-        except OSError:
-            return 0
+    def write(self, generation, what, why=None, kind="gen"):
+        """Append one entry, what + " why=" + why (why None: what alone): a commit ("gen=G"), or
+        kind="at" for one that is not (a refusal)."""
+        if why is not None:
+            what = "%s why=%s" % (what, why)
+        r = self.rep
+        if r and kind == "at" and r[0] == what and r[2] == generation:
+            r[1] += 1
+            return
+        self.flush()
+        self.rep = [what, 0, generation] if kind == "at" else None
+        self._append("%d %s=%d %s\n" % (int(time.time()), kind, generation, what.replace("\n", " ")))
 
-    def write(self, generation, what, why="user", kind="gen"):
-        """Append one entry: a commit ("gen=G"), or kind="at" for one that is not (a refusal)."""
-        self.write_entry(generation, "%s why=%s" % (what, why), kind)
-
-    def write_entry(self, generation, text, kind="gen"):
-        self._append("%d %s=%d %s\n" % (int(time.time()), kind, generation, text.replace("\n", " ")))
+    def flush(self):
+        """Write the count of identical refusals not written yet (audit() calls it first)."""
+        r = self.rep
+        if r and r[1]:
+            self._append("%d at=%d repeated %d more times\n" % (int(time.time()), r[2], r[1]))
+            r[1] = 0
 
     def _append(self, line):
-        size = self._size()
+        try:
+            size = os.stat(self.path)[6]
+        except OSError:
+            size = 0
         if self.cut:
             line = "\n" + line     # the last line was cut short by a power cut: start a new one
             self.cut = False

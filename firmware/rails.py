@@ -157,7 +157,7 @@ def recover_log(L, image):
             text = image.read(b"AUDL").decode() or "factory state why=start"
         except UnicodeError:
             text = "(its line is unreadable)"
-        L.log.write_entry(gen, text + " (recovered: saved before a power cut, logged after)")
+        L.log.write(gen, text + " (recovered: saved before a power cut, logged after)")
 
 
 undo = rollback
@@ -181,6 +181,7 @@ def canaries(L):
 
 def audit(L):
     """Every kept audit-log entry, oldest first."""
+    L.log.flush()
     out = []
     for path in (L.log.path + ".1", L.log.path):
         try:

@@ -440,3 +440,31 @@ def test_hapt_streams_with_the_motion_model_and_unknown_canaries():
             assert r["canaries"] > near[(nb, conf, "on")]["canaries"]
     loose = near[((3, 2), (1, 1), "on+unknown")]
     assert loose["refused"].get("gate", 0) > 0  # the unknown canaries refused something
+
+
+def test_a_run_of_identical_refusals_is_one_line_and_a_count(tmp_path):
+    """A stream of the same near miss refused again and again (here: by the hourly cap) writes
+    one audit line and a count, so the bounded log keeps its commit lines; a commit, or reading
+    the log, writes the count first."""
+    L = learner.Learner(None, str(tmp_path / "learned"), dim=4, audit_bytes=600, auto_per_hour=1, auto_drift=None)
+    L.enroll("tap", embedding=bytes([10, 0, 0, 0]))
+    L.auto_enroll("tap", bytes([11, 0, 0, 0]), 0)
+    for t in range(1, 201):
+        with pytest.raises(errors.Refused, match="cap: 1 automatic"):
+            L.auto_enroll("tap", bytes([11, 0, 0, 0]), t)
+    lines = L.audit()
+    refusals = [line for line in lines if " at=" in line]
+    assert len(refusals) == 2 and " at=3 refused: " in refusals[0], lines
+    assert refusals[1].endswith(" at=3 repeated 199 more times"), lines
+    assert [line.split()[1] for line in lines if " gen=" in line] == ["gen=2", "gen=3"]  # commits kept
+    # a different line (a commit) after more repeats: the count goes in before it
+    for t in range(201, 204):
+        with pytest.raises(errors.Refused):
+            L.auto_enroll("tap", bytes([11, 0, 0, 0]), t)
+    L.block("x")
+    tail = L.audit()[-2:]
+    assert tail[0].endswith(" at=3 repeated 3 more times") and " gen=4 block x" in tail[1], tail
+    # after the commit the same refusal is a new line again (a new generation)
+    with pytest.raises(errors.Refused):
+        L.auto_enroll("tap", bytes([11, 0, 0, 0]), 300)
+    assert " at=4 refused: " in L.audit()[-1]
