@@ -202,18 +202,26 @@ def test_the_app_works_right_after_flashing(tmp_path):
             assert b.exec("te.classify()", quiet=30).split()[0] in ("a", "b", "unknown")
 
 
-def test_standalone_runs_live_until_ctrl_c(big_board):
-    """/main.py's standalone mode: live answers, and Ctrl-C gives the REPL back."""
-    import time
+def _standalone_repl(board, **app):
+    """Set /board.json's app section (**app) on the board's flash, then a raw serial line at the
+    REPL's prompt: (port, read_until)."""
     import serial
-    fs = big_board.fs_dir
+    fs = board.fs_dir
     prof = json.loads(open(fs + "/board.json").read())
-    prof["app"]["autostart"] = "live"
+    prof["app"].update(app)
     open(fs + "/board.json", "w").write(json.dumps(prof))
-    port = serial.Serial(big_board.device, 115200, timeout=0.2)
+    port = serial.Serial(board.device, 115200, timeout=0.2)
     read_until = _reader(port)
     port.write(b"\r")
     read_until(b">>> ")
+    return port, read_until
+
+
+def test_standalone_runs_live_until_ctrl_c(big_board):
+    """/main.py's standalone mode: live answers, and Ctrl-C gives the REPL back."""
+    import time
+    fs = big_board.fs_dir
+    port, read_until = _standalone_repl(big_board, autostart="live")
     port.write(b"from tinyenroll import standalone; standalone.run()\r")
     read_until(b"standalone: live")
     read_until(b"live: every")
@@ -231,15 +239,8 @@ def test_standalone_button_enrolls_and_the_led_shows_it_runs(big_board):
     the LED is lit while it runs, a press enrolls one take as "button", Ctrl-C ends it and the
     LED goes out; the take is in the store."""
     import time
-    import serial
     fs = big_board.fs_dir
-    prof = json.loads(open(fs + "/board.json").read())
-    prof["app"].update(autostart="live", button="file:/button", led="file:/led")
-    open(fs + "/board.json", "w").write(json.dumps(prof))
-    port = serial.Serial(big_board.device, 115200, timeout=0.2)
-    read_until = _reader(port)
-    port.write(b"\r")
-    read_until(b">>> ")
+    port, read_until = _standalone_repl(big_board, autostart="live", button="file:/button", led="file:/led")
     port.write(b"import tinyenroll.app as te; te.enroll('tilt', n=1, countdown=0)\r")
     read_until(b"tilt 1/1")
     read_until(b">>> ")
