@@ -34,10 +34,10 @@ def _pattern(kind, rng):
     return np.round(x + rng.normal(0, 150, x.shape)).astype(np.int64)
 
 
-def _board(tmp_path, heap=None):
+def _board(tmp_path, heap=None, romfs=False):
     rng = np.random.default_rng(2)
     fs = tmp_path / "flash"
-    with VirtualBoard("virtual", str(fs), heap=heap) as vb:
+    with VirtualBoard("virtual", str(fs), heap=heap, romfs=romfs) as vb:
         # a model for 6 x 16 inputs, and an IMU recording: 2 takes of each pattern, then one of each
         m = quantize.quantize_mlp([rng.normal(size=(24, CHANNELS * LENGTH))], [rng.normal(size=24)], [False],
                                   rng.normal(size=(50, CHANNELS * LENGTH)), 4 / 127)
@@ -73,6 +73,12 @@ def big_board(tmp_path):
     yield from _board(tmp_path, heap="192K")
 
 
+@pytest.fixture
+def romfs_board(tmp_path):
+    # a plain ESP32's 96K beside a ROMFS partition holding the package (run in place, as frozen)
+    yield from _board(tmp_path, romfs=True)
+
+
 def test_enroll_classify_undo_and_reboot(board):
     with Board(board.device) as b:
         banner = b.exec("import tinyenroll.app as te", quiet=60)
@@ -102,10 +108,14 @@ def test_enroll_classify_undo_and_reboot(board):
         assert b.exec("print(te.learner.knn.unknown_pct, te.learner.knn.unknown_dist)").strip() == "130 20000"
 
 
-def test_live_and_anomaly(big_board):
-    board = big_board
+@pytest.mark.parametrize("which", ["big_board", "romfs_board"])
+def test_live_and_anomaly(which, request):
+    """The whole REPL loop: from .mpy files in /lib it needs 192K on this port (big_board); from
+    a ROMFS image it runs in 96K (README's install routes)."""
+    board = request.getfixturevalue(which)
     with Board(board.device) as b:
-        b.exec("import tinyenroll.app as te", quiet=60)
+        where = b.exec("import tinyenroll.app as te; print(te.__file__)", quiet=60).strip().splitlines()[-1]
+        assert where.startswith("/rom/lib/" if which == "romfs_board" else "/lib/"), where
         b.exec("te.enroll('tilt', n=1, countdown=0); te.enroll('shake', n=1, countdown=0)")
         out = b.exec("print('answers', te.live(seconds=3, hop_ms=500))")
         assert "live: every 500 ms" in out

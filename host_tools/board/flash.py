@@ -313,12 +313,14 @@ def write_mip_mpy(out_dir, board="virtual"):
     return pkg
 
 
-def write_romfs(path, board="virtual"):
+def write_romfs(path, board="virtual", arch=None):
     """A ROMFS image (MicroPython 1.25+, firmware built with MICROPY_VFS_ROM) holding the firmware
-    as lib/tinyenroll/*.mpy for the board's arch: the board mounts it at /rom, puts /rom/lib on
-    sys.path, and runs the bytecode in place from flash, as frozen code runs, so it costs no heap.
-    Deploy with: mpremote romfs deploy PATH. Returns the image's size in bytes."""
-    profile = profiles.load(board)
+    as lib/tinyenroll/*.mpy for the board's arch (or arch): the board mounts it at /rom, puts
+    /rom/lib on sys.path, and runs the bytecode in place from flash, as frozen code runs, so it
+    costs no heap. Deploy with: mpremote romfs deploy PATH. Returns the image's size in bytes."""
+    profile = dict(profiles.load(board))
+    if arch:
+        profile["mpy_arch"] = arch
     with tempfile.TemporaryDirectory() as tmp:
         package_files(profile, os.path.join(tmp, "lib", "tinyenroll"))
         with contextlib.redirect_stdout(io.StringIO()):  # make_romfs prints the tree it packs

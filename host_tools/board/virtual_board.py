@@ -14,6 +14,12 @@ restarts it, prints "MPY: soft reboot" as a board does, and puts it back into ra
 was there, so mpremote's usual flow (including its soft reset on connect) works unchanged.
 kill() drops the connection like a pulled USB cable.
 
+VirtualBoard(..., romfs=True) is a board whose firmware has a ROMFS partition holding the
+package (flash.write_romfs, built from this checkout for the host's arch): the image is mounted
+at /rom before the REPL starts and /rom/lib comes first on sys.path, so the package runs in
+place from it. The image's bytes stand in for the flash: the heap is the profile's plus the
+image's size, so what is left for everything else is the profile's heap.
+
 A pty is not what a USB board is to mpremote: on a pty it reads without waiting and never
 times out on a quiet line, on anything else (a USB port, socket://) its exec gives up after
 10 s without output. VirtualBoard(..., socket=True) also serves the board on
@@ -73,10 +79,28 @@ del vfs, sys, _k
 """
 
 
+# Run first when the board has a ROMFS (romfs=True): read the image while host paths are
+# reachable; it stays referenced by the mount (the board's flash).
+ROM_BOOT = """
+import vfs, sys
+_f = open(%r, 'rb')
+_rom = _f.read()
+_f.close()
+del _f
+"""
+ROM_MOUNT = """
+import vfs, sys
+vfs.mount(vfs.VfsRom(_rom), '/rom')
+sys.path.insert(0, '/rom/lib')
+del vfs, sys
+"""
+
+
 class VirtualBoard:
-    def __init__(self, board="virtual", fs_dir=None, log=None, heap=None, socket=False):
+    def __init__(self, board="virtual", fs_dir=None, log=None, heap=None, socket=False, romfs=False):
         self.profile = profiles.load(board)
         self.heap = heap or self.profile["heap"]  # a test may ask for more than the profile's
+        self.romfs = romfs
         self._own_fs = fs_dir is None  # a temporary flash goes away with the board
         self.fs_dir = os.path.abspath(fs_dir or tempfile.mkdtemp(prefix="tinyenroll-vfs-"))
         os.makedirs(os.path.join(self.fs_dir, "lib"), exist_ok=True)
@@ -96,7 +120,15 @@ class VirtualBoard:
     # -- life cycle ----------------------------------------------------------------------------
     def start(self):
         self._boot = tempfile.NamedTemporaryFile("w", suffix=".py", delete=False)
+        if self.romfs:
+            from . import flash
+            image = self._boot.name[:-3] + ".romfs"
+            size = flash.write_romfs(image, arch=mpy.HOST_ARCH)
+            self.heap = "%dK" % (int(self.heap.rstrip("K")) + (size + 1023) // 1024)
+            self._boot.write(ROM_BOOT % image)
         self._boot.write(BOOT % self.fs_dir)
+        if self.romfs:
+            self._boot.write(ROM_MOUNT)
         self._boot.close()
         self.user_fd, slave = pty.openpty()
         tty.setraw(slave)
@@ -149,10 +181,11 @@ class VirtualBoard:
         self.user_fd = self._slave_keep = None
         self._drop_sockets()
         if getattr(self, "_boot", None):
-            try:
-                os.unlink(self._boot.name)
-            except OSError:
-                pass
+            for path in (self._boot.name, self._boot.name[:-3] + ".romfs"):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
         if self._own_fs:
             shutil.rmtree(self.fs_dir, ignore_errors=True)
 
@@ -404,6 +437,8 @@ def add_arguments(p):
     p.add_argument("--board", default="virtual", help="board profile in host_tools/boards/ (default: virtual)")
     p.add_argument("--socket", action="store_true", help="also serve the board on socket://127.0.0.1:PORT "
                    "(a serial link that is not a pty, as a USB board is to mpremote)")
+    p.add_argument("--romfs", action="store_true", help="a board with a ROMFS partition holding the package "
+                   "(built from this checkout): it runs in place from /rom/lib, the heap stays the profile's")
     p.add_argument("--fs", default=None, help="folder used as the board's flash (default: a temporary "
                    "folder, removed when the board stops)")
 
@@ -413,10 +448,11 @@ def _terminate(signum, frame):
 
 
 def run(args):
-    vb = VirtualBoard(args.board, args.fs, socket=args.socket).start()
+    vb = VirtualBoard(args.board, args.fs, socket=args.socket, romfs=args.romfs).start()
     # SIGTERM (kill, a service manager) stops the board like Ctrl-C: temporary files go too
     signal.signal(signal.SIGTERM, _terminate)
-    print("virtual board %s (heap %s), flash in %s" % (args.board, vb.heap, vb.fs_dir))
+    print("virtual board %s (heap %s%s), flash in %s" % (args.board, vb.heap, ", the ROMFS image's bytes included"
+                                                          if vb.romfs else "", vb.fs_dir))
     print("device: %s" % vb.device)
     if vb.url:
         print("socket: %s (not a pty: mpremote answers as over USB)" % vb.url)
