@@ -24,7 +24,7 @@ Modules, each with one job (imports point down this list's layers: errors <- int
   apphelp        the text app.help() prints (loaded only then)
   standalone     run on boot (/main.py): live classification or anomaly watch, button, LED
   sensors/       the sensor interface: MPU-6050 (or a simulated chip), recording replay, button/LED pins
-  audio/         I2S microphone, WAV replay, the streaming integer log-mel front end
+  audio/         I2S microphone, WAV replay, the streaming integer log-mel front end, keyword spotting
   jobs/          the board's half of the host tools' commands (validate, demo, bench, anomaly-eval)
 """
 __version__ = "0.1.0"

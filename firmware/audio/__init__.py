@@ -5,4 +5,6 @@
   logmel_viper  its viper backend (machine code on MicroPython)
   mic           an I2S MEMS microphone (INMP441 / SPH0645) through machine.I2S, into a ring buffer
   wav           a 16-bit mono WAV streamed from flash at its real rate (the virtual board's mic)
+  kws           keyword spotting over the frames: enroll a word from spoken takes (energy
+                endpointing), detect it in a sliding window (k-NN through the learner)
 """
