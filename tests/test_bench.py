@@ -34,6 +34,11 @@ def test_bench_quick_writes_results(tmp_path, capsys):
         assert r["fit_96k"][b]["min_heap_kb"] <= 96
     if ulab:  # reported either way (on the 64-bit port ulab's ndarray headers are ~200 B each)
         assert r["fit_96k"]["ulab"]["fits"] or r["fit_96k"]["ulab"].get("min_heap_kb")
+    # from a ROMFS image (code in place, as frozen) it fits with every backend, the GC on and off
+    for b in ("viper", "plain") + (("ulab",) if ulab else ()):
+        v = r["fit_96k_romfs"][b]
+        assert v["fits"] and v["classify_and_score_peak"] < v["free"], (b, v)
+        assert v["held"] < r["fit_96k"][b].get("held", 1 << 20), (b, v)
     # GC-off timings, per-step ranking, and the search kernel's allocation are reported
     assert all("gc_off_median_us" in row for row in r["rows"] if row["what"].startswith(("embed", "classify")))
     assert r["ranking"]["steps"]
