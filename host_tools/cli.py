@@ -39,6 +39,7 @@ COMMANDS = {
     "bench": "host_tools.evaluate.bench",
     "anomaly-eval": "host_tools.evaluate.anomaly_eval",
     "selflabel-eval": "host_tools.evaluate.selflabel_eval",
+    "kws-eval": "host_tools.evaluate.kws_eval",
 }
 
 # one line each for `tinyenroll --help` (the modules are imported only when their command runs)
@@ -55,6 +56,7 @@ SUMMARY = {
     "bench": "time the kernels per backend under the real MicroPython interpreter",
     "anomaly-eval": "evaluate the anomaly detector (shipped recordings, or --data yours)",
     "selflabel-eval": "evaluate self-labelling (auto-enrollment) on streams of a dataset",
+    "kws-eval": "wake-word detection on streams of SYNTHETIC speech through the board's keyword spotter",
 }
 
 EPILOGS = {
@@ -72,6 +74,8 @@ EPILOGS = {
     "bench": "needs: the board-sim extra.\nexamples:\n  tinyenroll bench --quick\n  tinyenroll bench --out bench/results.json",
     "selflabel-eval": "needs: nothing (the dataset is read from the cached aeon wheel).\n"
                       "example:\n  tinyenroll selflabel-eval --streams 5 --runs 5",
+    "kws-eval": "needs: the speech extra (espeakng-loader) and a keyword model.\n"
+                "example:\n  tinyenroll kws-eval --model keyword.tem --streams 12",
 }
 
 

@@ -40,6 +40,7 @@ def bad_inputs(tmp):
         "anomaly-eval": [("--recordings", "nosuch"), ("--sweep", "a,b"), ("--data", missing + ".ter"),
                          ("--data", csv, "--rate", "10")],
         "selflabel-eval": [("--streams", "0")],
+        "kws-eval": [("--model", missing + ".tem"), ("--model", csv), ("--model", csv, "--streams", "0")],
     }
 
 

@@ -1,0 +1,224 @@
+"""`tinyenroll kws-eval`: wake-word detection on continuous streams of SYNTHETIC speech, through
+the board's own keyword spotter (firmware/audio/kws.py) and learner.
+
+For each stream: one voice (an eSpeak NG accent + variant of the split, fixed for the stream)
+says a NOVEL word three times on its own (the enrollment takes, endpointed by the spotter as on
+the board), then speaks a minute or so of words: the enrolled word `targets` times among other
+words (base and novel), with gaps of background noise, in one simulated room at one noise level.
+The board's int8 log-mel frames come from the front end's numpy twin (host_tools/oracle/logmel,
+bit-identical), the windows' embeddings from the model's numpy reference (bit-identical to the
+firmware model), and everything after (endpointing, the sliding window, the k-NN decision, the
+unknown threshold, the hit rule) is the firmware's code running in CPython.
+
+Scored per stream: a target is detected when a hit of the enrolled word comes while the word is
+in the window (from its first frame to `frames` frames after its last); every other hit is a false
+accept. Reported: detection rate, false accepts per hour of stream, and the same with near-miss
+relabelling (selflabel.NearMiss through the learner's guarded auto-enrollment).
+SYNTHETIC speech: formant synthesis, not human voices; numbers say nothing about real speech.
+"""
+import json
+import os
+
+import numpy as np
+
+from ..data import speech
+from ..oracle import logmel, modelfile, reference
+from ..oracle.errors import DataError
+
+STREAM_WORDS = 40     # words spoken in a stream after the enrollment takes
+TARGETS = 5           # of which the enrolled word
+GAP = (0.3, 1.5)      # seconds of background between words
+
+
+def settings(model_path):
+    """Front-end settings the model was trained with, from its .json sidecar (frames, mels, offset)."""
+    side = model_path + ".json"
+    info = {}
+    if os.path.exists(side):
+        with open(side) as f:
+            info = json.load(f)
+    s = {"frames": int(info.get("frames", 64)), "mels": int(info.get("mels", logmel.N_MELS)),
+         "offset": int(info.get("offset", logmel.OFFSET)), "unknown_pct": int(info.get("unknown_pct", 150))}
+    return s
+
+
+def _voice_takes(voice, words, rng):
+    """One utterance per word in `words` by one voice (accent+variant), as 16 kHz float clips."""
+    base_rate, base_pitch = int(rng.integers(130, 211)), int(rng.integers(30, 71))
+    jobs = [(w, voice, base_rate + int(rng.integers(-15, 16)), base_pitch + int(rng.integers(-5, 6)),
+             int(rng.integers(30, 71))) for w in words]
+    raw, _ = speech.synth_fresh(jobs)
+    return [speech.trim(speech.to_16k(x)) for x in raw]
+
+
+def build_stream(voice, target, others, rng, n_words=STREAM_WORDS, n_targets=TARGETS):
+    """(enrollment takes [int16], stream int16, [(start, end) sample spans of the targets]) for
+    one voice in one room at one noise level."""
+    words = [target] * 3 + [target] * n_targets + list(rng.choice(others, n_words - n_targets))
+    order = [0, 1, 2] + list(3 + rng.permutation(n_words))
+    clips = _voice_takes(voice, [words[i] for i in order], rng)
+    rt60 = float(rng.uniform(0.15, 0.6)) if rng.random() < 0.5 else 0.0
+    peak = float(rng.uniform(-24, -6))
+    snr = float(rng.uniform(10, 30))
+    noise_kind = str(rng.choice(["white", "pink", "brown"]))
+
+    def place(xs, gaps):
+        parts, spans, pos = [], [], 0
+        for x, g in zip(xs, gaps):
+            if rt60:
+                x = speech.room(rng, x, rt60, 0.5)
+            x = x / (np.abs(x).max() + 1e-12) * 32767 * 10 ** ((peak + rng.uniform(-3, 3)) / 20)
+            gap = np.zeros(int(g * speech.RATE))
+            parts += [gap, x]
+            spans.append((pos + gap.size, pos + gap.size + x.size))
+            pos += gap.size + x.size
+        parts.append(np.zeros(int(0.5 * speech.RATE)))
+        y = np.concatenate(parts)
+        level = 32767 * 10 ** (peak / 20) / 4  # a typical word's RMS, roughly
+        y = y + speech.colored_noise(rng, y.size, noise_kind) * level * 10 ** (-snr / 20)
+        return np.clip(np.round(y), -32768, 32767).astype(np.int16), spans
+
+    takes = []
+    for x in clips[:3]:
+        t, _ = place([x], [0.5])
+        takes.append(t)
+    stream, spans = place(clips[3:], rng.uniform(GAP[0], GAP[1], n_words))
+    is_target = [words[i] == target for i in order[3:]]
+    return takes, stream, [s for s, t in zip(spans, is_target) if t]
+
+
+class _Embeddings:
+    """A stand-in for the firmware model inside the spotter: the embedding of the window it is
+    given, by the numpy reference (bit-identical), computed in batches ahead of use."""
+
+    def __init__(self, model, frames_int8, frames, every):
+        self.in_dim = model["in_dim"]
+        self.out_dim = model["layers"][-1].get("n_out") or None
+        ends = list(range(frames, frames_int8.shape[0] + 1, every))
+        wins = np.stack([frames_int8[e - frames:e].T.ravel() for e in ends]) if ends else np.zeros((0, self.in_dim), np.int8)
+        self._embs = reference.forward_batch(model, wins) if len(wins) else []
+        self._i = 0
+
+    def embed(self, window):
+        e = self._embs[self._i]
+        self._i += 1
+        return bytes(e.astype(np.int8).tobytes())
+
+
+def run_stream(model, st, takes, stream, spans, store, relabel=False):
+    """Enroll from the takes, listen to the stream; (detected targets, false accepts, hits)."""
+    from tinyenroll import learner, selflabel
+    from tinyenroll.audio import kws
+    frames, mels = st["frames"], st["mels"]
+    dim = len(reference.forward(model, np.zeros(model["in_dim"], np.int8)))
+    L = learner.Learner(None, store, dim=dim, k=1, capacity=20, unknown_pct=st["unknown_pct"])
+    sp = kws.Spotter(None, L, frames, mels)
+    for t in takes:
+        f = logmel.logmel(t, offset=st["offset"], check=False)
+        for row in f:
+            w = sp.take(row.tobytes())
+            if w is not None:
+                e = reference.forward(model, np.frombuffer(bytes(w), np.int8))
+                L.enroll("word", embedding=bytes(e.astype(np.int8).tobytes()))
+                break
+    if not L.labels():
+        return None
+    f = logmel.logmel(stream, offset=st["offset"], check=False)
+    emb = _Embeddings(model, f, frames, sp.every)
+    sp.model = emb
+    sp.reset()
+    near = selflabel.NearMiss(dim, within=2, auto=selflabel.AutoEnroll(L)) if relabel else None
+    hits = []
+    hop_s = logmel.HOP / float(speech.RATE)
+    for row in f:
+        hit = sp.step(row.tobytes())
+        if near is not None and sp.last is not None and sp.n % sp.every == 0 and sp.n >= frames:
+            label, sc, nearest, _ = sp.last
+            near.observe(sp.n * hop_s, label, sc, nearest, L.threshold()[0], emb._embs[emb._i - 1].astype(np.int8).tobytes())
+        if hit is not None:
+            hits.append(sp.n)
+    found, false = score(hits, spans, frames)
+    return found, false, hits
+
+
+def score(hits, spans, frames):
+    """(targets detected, false accepts) for hits (frame counts) and target spans (samples): a hit
+    detects the first undetected target in the window with it (from its first frame to `frames`
+    frames after its last); any other hit is a false accept."""
+    # the spotter's frame count n covers samples up to (n - 1) * hop + n_fft
+    first = [(a - logmel.N_FFT) // logmel.HOP + 1 for a, _ in spans]
+    last = [(b - logmel.N_FFT) // logmel.HOP + 1 for _, b in spans]
+    found = set()
+    false = 0
+    for h in hits:
+        j = next((i for i in range(len(spans)) if first[i] <= h <= last[i] + frames and i not in found), None)
+        if j is None:
+            false += 1
+        else:
+            found.add(j)
+    return len(found), false
+
+
+def evaluate(model_path, split="validation", n_streams=12, seed=0, relabel=(False, True), log=print, tmp=None):
+    """Detection rate and false accepts per hour over n_streams streams of the split's voices."""
+    if split not in ("validation", "test"):
+        raise DataError("kws-eval runs on validation or test voices, not %r" % split)
+    import tempfile
+    why = speech.available()
+    if why:
+        raise DataError(why)
+    model = modelfile.read(model_path)
+    st = settings(model_path)
+    if model["in_dim"] != st["frames"] * st["mels"]:
+        raise DataError("%s reads %d values, not %d frames x %d mels (its .json sidecar)"
+                        % (model_path, model["in_dim"], st["frames"], st["mels"]))
+    voices = speech.voice_split()[split]
+    rng = np.random.default_rng([seed, 1 if split == "test" else 0])
+    novel, base = list(speech.NOVEL), list(speech.BASE)
+    out = {r: {"targets": 0, "detected": 0, "false": 0, "seconds": 0.0} for r in relabel}
+    tmp = tmp or tempfile.mkdtemp(prefix="kws-eval-")
+    for i in range(n_streams):
+        voice = "%s+%s" % (speech.ACCENTS[i % len(speech.ACCENTS)], voices[int(rng.integers(len(voices)))])
+        target = novel[i % len(novel)]
+        takes, stream, spans = build_stream(voice, target, [w for w in novel + base if w != target], rng)
+        for r in relabel:
+            res = run_stream(model, st, takes, stream, spans, os.path.join(tmp, "s%d-%d" % (i, r)), r)
+            o = out[r]
+            o["targets"] += len(spans)
+            o["seconds"] += stream.size / float(speech.RATE)
+            if res is not None:
+                o["detected"] += res[0]
+                o["false"] += res[1]
+        log("stream %d (%s, %r): %s" % (i, voice, target, ", ".join(
+            "%s %d/%d" % ("relabel" if r else "plain", out[r]["detected"], out[r]["targets"]) for r in relabel)))
+    for r, o in out.items():
+        o["rate"] = o["detected"] / float(o["targets"]) if o["targets"] else 0.0
+        o["fa_per_hour"] = o["false"] * 3600.0 / o["seconds"] if o["seconds"] else 0.0
+    return {"split": split, "streams": n_streams, "seed": seed, "synthetic": True, "settings": st,
+            "results": {("relabel" if r else "plain"): o for r, o in out.items()}}
+
+
+def add_arguments(p):
+    p.add_argument("--model", required=True, help="keyword model (.tem, with its .json sidecar: frames, mels, offset)")
+    p.add_argument("--streams", type=int, default=12, help="streams of about a minute each (default 12)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--final-test", action="store_true", help="run on the TEST voices (report once, as it comes out); "
+                   "without it: validation voices")
+    p.add_argument("--json", action="store_true", help="print the results as JSON only")
+
+
+def run(args):
+    if args.streams < 1:
+        raise DataError("--streams must be at least 1")
+    split = "test" if args.final_test else "validation"
+    log = (lambda *a: None) if args.json else print
+    res = evaluate(args.model, split, args.streams, args.seed, log=log)
+    if args.json:
+        print(json.dumps(res, indent=1))
+        return 0
+    print("SYNTHETIC speech (eSpeak NG), %s voices, %d streams, seed %d: one novel word enrolled from 3 takes "
+          "by the stream's voice, then %d words with it %d times" % (split, args.streams, args.seed, STREAM_WORDS, TARGETS))
+    for name, o in res["results"].items():
+        print("  %-8s detected %d/%d (%.1f %%), %d false accepts in %.1f min = %.1f per hour"
+              % (name, o["detected"], o["targets"], 100 * o["rate"], o["false"], o["seconds"] / 60, o["fa_per_hour"]))
+    return 0
