@@ -38,7 +38,7 @@ def test_window_is_the_last_frames_channel_major():
             assert bytes(sp.window()) == x[n - FRAMES:n].T.tobytes(), n
 
 
-@pytest.mark.parametrize("length", [4, 7, 8])  # 8 = FRAMES - 2 * hang: the longest take
+@pytest.mark.parametrize("length", [4, 7, 8])  # 8 = FRAMES - 2 * hang: the longest centred take
 def test_a_take_is_found_by_its_energy_and_centred(length):
     rng = np.random.default_rng(length)
     word = rng.integers(-5, 6, (length, MELS))
@@ -53,9 +53,17 @@ def test_a_take_is_found_by_its_energy_and_centred(length):
     assert abs((loud[0] + loud[-1] + 1) / 2 - FRAMES / 2) <= 1, loud    # the take in the middle
 
 
-def test_a_take_longer_than_the_window_is_refused():
+def test_a_longer_take_ends_the_window_and_a_take_over_frames_minus_hang_is_refused():
     rng = np.random.default_rng(1)
-    x = stream([rng.integers(-5, 6, (9, MELS))], rng)
+    for length in (12, 16):                   # up to FRAMES - hang: whole, `hang` frames before the end
+        x = stream([rng.integers(-5, 6, (length, MELS))], rng)
+        sp = kws.Spotter(None, None, FRAMES, MELS)
+        got = [bytes(w) for f in x if (w := sp.take(f.tobytes())) is not None]
+        assert len(got) == 1
+        win = np.frombuffer(got[0], np.int8).reshape(MELS, FRAMES).T
+        loud = np.nonzero(win.sum(axis=1) > SILENCE * MELS + 20 * MELS)[0]
+        assert len(loud) == length and loud[-1] == FRAMES - 8 - 1, loud
+    x = stream([rng.integers(-5, 6, (17, MELS))], rng)
     sp = kws.Spotter(None, None, FRAMES, MELS)
     assert all(sp.take(f.tobytes()) is None for f in x)
     assert sp.refused == "long"

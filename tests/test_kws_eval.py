@@ -46,9 +46,9 @@ def test_one_stream_end_to_end(tmp_path):
     st = kws_eval.settings(path)
     assert (st["frames"], st["mels"], st["offset"]) == (64, 40, -41)
     res = kws_eval.run_stream(modelfile.read(path), st, takes, stream, spans, str(tmp_path / "store"))
-    assert res is not None, "the three takes were not endpointed"
-    found, false, hits = res
-    assert 0 <= found <= 2 and false == len(hits) - found
+    assert res is not None and len(res["takes"]) == 3, res
+    assert 0 <= res["found"] <= 2 and res["false"] == len(res["hits"]) - res["found"]
+    assert all(label == "word" for _, label, _ in res["hits"])
 
 
 def test_refuses_a_split_other_than_validation_or_test(tmp_path):

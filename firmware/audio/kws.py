@@ -16,8 +16,9 @@ Endpointing (take): a frame's level is the sum of its values; the noise floor dr
 level at once and rises by 1/64 of the gap a frame; a frame is speech when its level is more than
 `margin` above the floor (default 8 units a band, 3 dB). A take starts at the first of `min_on`
 speech frames in a row and ends after `hang` frames without speech; a take longer than
-frames - 2*hang is dropped (sp.refused = "long"). The window is returned once the frames after the
-take's middle fill its second half.
+frames - hang is dropped (sp.refused = "long"). The window is returned once the frames after the
+take's middle fill its second half (centred), or at once for a take longer than frames - 2*hang
+(then it ends `hang` frames after the take).
 
 Listening (step): a hit is a label (not unknown) that the previous classification did not give
 (a word fires when it appears, not for every window it stays in), with no hit in the last
@@ -114,10 +115,10 @@ class Spotter:
             self.off += 1
             if self.off >= self.hang:
                 end = n - self.off  # one past the take's last speech frame
-                if end - self.start > self.frames - 2 * self.hang:
+                if end - self.start > self.frames - self.hang:
                     self.refused = "long"
-                else:
-                    self.due = (self.start + end) // 2 + self.frames // 2
+                else:  # centred; a take too long for that ends the window now (still whole)
+                    self.due = max((self.start + end) // 2 + self.frames // 2, n)
                 self.start = -1
                 self.on = 0
         if self.start >= 0 and n - self.start > self.frames:

@@ -106,22 +106,24 @@ class _Embeddings:
 
 
 def run_stream(model, st, takes, stream, spans, store, relabel=False):
-    """Enroll from the takes, listen to the stream; (detected targets, false accepts, hits)."""
+    """As the board runs it: the takes one after another as one stream (enrolling each take the
+    spotter endpoints), then the stream (listening). Returns None if no take was endpointed, else
+    {"takes": [frame count at each enrollment], "hits": [(frame count, label, score)],
+     "found": targets detected, "false": false accepts}."""
     from tinyenroll import learner, selflabel
     from tinyenroll.audio import kws
     frames, mels = st["frames"], st["mels"]
     dim = len(reference.forward(model, np.zeros(model["in_dim"], np.int8)))
     L = learner.Learner(None, store, dim=dim, k=1, capacity=20, unknown_pct=st["unknown_pct"])
     sp = kws.Spotter(None, L, frames, mels)
-    for t in takes:
-        f = logmel.logmel(t, offset=st["offset"], check=False)
-        for row in f:
-            w = sp.take(row.tobytes())
-            if w is not None:
-                e = reference.forward(model, np.frombuffer(bytes(w), np.int8))
-                L.enroll("word", embedding=bytes(e.astype(np.int8).tobytes()))
-                break
-    if not L.labels():
+    enrolled = []
+    for row in logmel.logmel(np.concatenate(takes), offset=st["offset"], check=False):
+        w = sp.take(row.tobytes())
+        if w is not None:
+            e = reference.forward(model, np.frombuffer(bytes(w), np.int8))
+            L.enroll("word", embedding=bytes(e.astype(np.int8).tobytes()))
+            enrolled.append(sp.n)
+    if not enrolled:
         return None
     f = logmel.logmel(stream, offset=st["offset"], check=False)
     emb = _Embeddings(model, f, frames, sp.every)
@@ -136,9 +138,9 @@ def run_stream(model, st, takes, stream, spans, store, relabel=False):
             label, sc, nearest, _ = sp.last
             near.observe(sp.n * hop_s, label, sc, nearest, L.threshold()[0], emb._embs[emb._i - 1].astype(np.int8).tobytes())
         if hit is not None:
-            hits.append(sp.n)
-    found, false = score(hits, spans, frames)
-    return found, false, hits
+            hits.append((sp.n, hit[0], hit[1]))
+    found, false = score([h[0] for h in hits], spans, frames)
+    return {"takes": enrolled, "hits": hits, "found": found, "false": false}
 
 
 def score(hits, spans, frames):
@@ -187,8 +189,8 @@ def evaluate(model_path, split="validation", n_streams=12, seed=0, relabel=(Fals
             o["targets"] += len(spans)
             o["seconds"] += stream.size / float(speech.RATE)
             if res is not None:
-                o["detected"] += res[0]
-                o["false"] += res[1]
+                o["detected"] += res["found"]
+                o["false"] += res["false"]
         log("stream %d (%s, %r): %s" % (i, voice, target, ", ".join(
             "%s %d/%d" % ("relabel" if r else "plain", out[r]["detected"], out[r]["targets"]) for r in relabel)))
     for r, o in out.items():

@@ -1,0 +1,51 @@
+"""Board half of the demo's voice part: a word enrolled from spoken takes, then detected in a
+stream; both replayed from WAV files through the microphone interface at their real rate."""
+import array
+import gc
+import time
+
+
+def run(model_path, takes, stream, frames, mels, offset, speed=1, label="word", store="/voice", pct=150):
+    """Prints "take N" for each take enrolled (N: its frame count), "hit N LABEL SCORE" for each
+    detection, then "done FRAMES US_PER_FRAME PEAK_HEAP"."""
+    from .. import model, learner
+    from ..audio import kws, logmel, wav
+    m = model.load(model_path)
+    L = learner.Learner(m, store, k=1, capacity=20, unknown_pct=pct)
+    if L.labels():
+        L.reset()
+    fe = logmel.LogMel(offset=offset)
+    sp = kws.Spotter(m, L, frames, mels)
+    buf = array.array("h", bytes(2 * fe.hop))
+    gc.collect()
+    peak = gc.mem_alloc()
+    frames_seen = 0
+    busy = 0
+    for path, listening in ((takes, False), (stream, True)):
+        mic = wav.WavMic(path, speed=speed)
+        fe.reset()
+        sp.reset()
+        for _ in range(mic.count // fe.hop):
+            mic.read_window(buf, fe.hop)
+            t = time.ticks_us()
+            f = fe.step(buf)
+            if f is None:
+                continue
+            if listening:
+                hit = sp.step(f)
+                if hit is not None:
+                    print("hit %d %s %d" % (sp.n, hit[0], hit[1]))
+            else:
+                w = sp.take(f)
+                if w is not None:
+                    L.enroll(label, window=w)
+                    print("take %d" % sp.n)
+            busy += time.ticks_diff(time.ticks_us(), t)
+            frames_seen += 1
+            if frames_seen % 64 == 0:  # live heap about once a second (outside the timing)
+                gc.collect()
+                a = gc.mem_alloc()
+                if a > peak:
+                    peak = a
+        mic.close()
+    print("done %d %d %d" % (frames_seen, busy // max(frames_seen, 1), peak))
