@@ -6,6 +6,7 @@
                        replay_anomaly(path, speed, size, hop, windows, learn)
     jobs.bench         fit(model_path, backend, store_prefix); store(backend, n)
     jobs.anomaly_eval  detector_file(path)
+    jobs.voice         run(model_path, takes_wav, stream_wav, frames, mels, offset, speed)
 
 Each host command drives its module with one short line over the REPL (or a one-line script
 in the unix port) and parses the lines it prints. Nothing else in the package imports these,

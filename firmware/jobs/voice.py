@@ -10,10 +10,10 @@ def run(model_path, takes, stream, frames, mels, offset, speed=1, label="word", 
     detection, then "done FRAMES US_PER_FRAME PEAK_HEAP"."""
     from .. import model, learner
     from ..audio import kws, logmel, wav
+    from . import wipe
+    wipe(store)  # a fresh store: the demo enrolls its word anew each run
     m = model.load(model_path)
     L = learner.Learner(m, store, k=1, capacity=20, unknown_pct=pct)
-    if L.labels():
-        L.reset()
     fe = logmel.LogMel(offset=offset)
     sp = kws.Spotter(m, L, frames, mels)
     buf = array.array("h", bytes(2 * fe.hop))
