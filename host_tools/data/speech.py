@@ -29,11 +29,9 @@ Words: BASE (40) train the embedding; NOVEL (20) are spoken only by validation a
 (enrollment and few-shot evaluation). Train holds BASE words only; validation and test hold both.
 """
 import argparse
-import concurrent.futures
 import ctypes
 import hashlib
 import json
-import multiprocessing
 import os
 import time
 
@@ -146,10 +144,31 @@ def _synth_all(jobs):
 
 
 def synth_fresh(jobs):
-    """_synth_all in a new process (fresh libespeak-ng state): deterministic for the same jobs."""
-    ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx) as ex:
-        return ex.submit(_synth_all, jobs).result()
+    """_synth_all in a new process (fresh libespeak-ng state): deterministic for the same jobs.
+    A plain child interpreter (jobs in, samples out through files), not multiprocessing: its
+    resource tracker is shared by the whole process and anything that kills it (a test that
+    stops children, joblib) broke every later synthesis with BrokenPipeError."""
+    import subprocess
+    import sys
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        inp, out = os.path.join(tmp, "jobs.json"), os.path.join(tmp, "out.npz")
+        with open(inp, "w") as f:
+            json.dump([list(j) for j in jobs], f)
+        p = subprocess.run([sys.executable, "-c", "from host_tools.data import speech; speech._synth_files(%r, %r)"
+                            % (inp, out)], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("speech synthesis failed: %s" % (p.stderr.strip().splitlines() or ["?"])[-1])
+        with np.load(out) as z:
+            return [z["a%d" % i] for i in range(len(jobs))], str(z["version"])
+
+
+def _synth_files(inp, out):
+    """The child of synth_fresh: jobs from a JSON file, samples into an npz."""
+    with open(inp) as f:
+        jobs = json.load(f)
+    xs, version = _synth_all([tuple(j) for j in jobs])
+    np.savez(out, version=np.array(version), **{"a%d" % i: x for i, x in enumerate(xs)})
 
 
 # --- signal processing in numpy ---------------------------------------------------------------

@@ -154,8 +154,20 @@ def _confusion(plt, out_dir, part, what):
     return path
 
 
+def _putter(b, out_dir):
+    """fs_put(name, write): write(host path) makes a file, which is copied to the board's /name."""
+    def fs_put(name, write):
+        tmp = os.path.join(out_dir, name)
+        os.makedirs(out_dir, exist_ok=True)
+        write(tmp)
+        with open(tmp, "rb") as f:
+            b.put(f.read(), "/" + name)
+        os.remove(tmp)
+    return fs_put
+
+
 def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, parts=("motion", "anomaly"),
-         link="pty"):
+         link="pty", voice_model=None):
     """Run the demo; returns the summary dict (also written to out_dir/summary.json).
     Without port, on a virtual board reached through its pty, or with link="socket" through
     socket:// (a serial link that is not a pty, as a USB board is to mpremote)."""
@@ -166,7 +178,7 @@ def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, p
     vb = None
     start = time.time()
     if port is None:
-        from ..board.virtual_board import VirtualBoard
+        from ..board.virtual_board import VirtualBoard  # (a pty: not on Windows, where --port is needed)
         vb = VirtualBoard(board, socket=link == "socket").start()
         port = vb.port
         log("virtual board %s (heap %s) on %s" % (board, profile["heap"], port))
@@ -181,15 +193,8 @@ def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, p
             model = demo_motion.MODEL
         flash.flash(port, board, model, log=log)
         with Board(port) as b:
-            def fs_put(name, write):
-                # write a host file and copy it to the board's flash
-                tmp = os.path.join(out_dir, name)
-                os.makedirs(out_dir, exist_ok=True)
-                write(tmp)
-                with open(tmp, "rb") as f:
-                    b.put(f.read(), "/" + name)
-                os.remove(tmp)
-            gestures = anomaly = motion = None
+            fs_put = _putter(b, out_dir)
+            gestures = anomaly = motion = voice = None
             if "motion" in parts:
                 motion = demo_motion.run(b, fs_put, speed, log)
                 summary["motion"] = {k: v for k, v in motion.items() if k not in ("truth", "predicted")}
@@ -200,6 +205,21 @@ def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, p
                 b.soft_reset()
                 anomaly = run_anomaly(b, fs_put, speed, log)
                 summary["anomaly"] = {k: v for k, v in anomaly.items() if k not in ("scores", "labels")}
+            if "voice" in parts and vb is None:  # a real board: as it is (a Pico's heap, or ROMFS)
+                from . import demo_voice
+                b.soft_reset()
+                voice = summary["voice"] = demo_voice.run(b, fs_put, speed, log, voice_model or demo_voice.MODEL)
+        if "voice" in parts and vb is not None:
+            # front end + keyword model + spotter + learner hold ~110 KB from .mpy files on this
+            # port: the virtual voice board is a plain ESP32 whose firmware has the package in a
+            # ROMFS partition (96K of heap beside the image; README: install routes)
+            from . import demo_voice
+            vb.stop()
+            vb = VirtualBoard(board, romfs=True, socket=link == "socket").start()
+            log("voice: a virtual board with the package in ROMFS (heap %s beside the image) on %s" % (profile["heap"], vb.port))
+            flash.flash(vb.port, board, model, log=log)
+            with Board(vb.port) as b:
+                voice = summary["voice"] = demo_voice.run(b, _putter(b, out_dir), speed, log, voice_model or demo_voice.MODEL)
     finally:
         if vb:
             vb.stop()
@@ -241,6 +261,16 @@ def demo(port=None, board="virtual", out_dir="demo_out", speed=1.0, log=print, p
                                                                 "equal" if a["threshold"] == a["reference_threshold"] else "DIFFERENT")),
                  ("  time per window", "%.1f ms (features + score, board clock)" % (a["us_per_window"] / 1000)),
                  ("  heap in use", "%d bytes at most (live, after gc.collect())" % a["peak_heap"])]
+    if voice:
+        v = voice
+        ok &= v["takes_equal"] and v["hits_equal"] and v["takes"] == 3
+        rows += [("voice", "%s: %r said 3 times, then %d words with it %d times (%.0f s, SYNTHETIC speech)"
+                  % (v["voice"], v["word"], 12, v["targets"], v["seconds"])),
+                 ("  takes enrolled", "%d / 3 (%s the reference's)" % (v["takes"], "equal to" if v["takes_equal"] else "DIFFERENT from")),
+                 ("  detected", "%d / %d, %d false accepts" % (v["detected"], v["targets"], v["false_accepts"])),
+                 ("  hits matched", "%s (%d hits)" % ("all" if v["hits_equal"] else "NO", v["hits"])),
+                 ("  time per frame", "%.1f ms (front end + spotter, every 16 ms of audio; board clock)" % (v["us_per_frame"] / 1000)),
+                 ("  heap in use", "%d bytes at most (live, after gc.collect())" % v["peak_heap"])]
     rows += [("total time", "%.1f s" % summary["seconds"]), ("plots", ", ".join(summary["plots"]))]
     summary["ok"] = bool(ok)
     log("")
@@ -256,7 +286,7 @@ def add_arguments(p):
     p.add_argument("--board", default=os.environ.get("BOARD") or "virtual", help="board profile")
     p.add_argument("--out", default="demo_out", help="folder for plots and summary.json")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = the recordings' real rate)")
-    p.add_argument("--parts", default="motion,anomaly", help="comma-separated: motion, gestures, anomaly")
+    p.add_argument("--parts", default="motion,anomaly", help="comma-separated: motion, gestures, anomaly, voice")
     p.add_argument("--virtual-link", choices=("pty", "socket"), default="pty",
                    help="without --port: reach the virtual board through its pty (default) or through "
                    "socket:// (not a pty: mpremote's timeouts apply as on a USB board)")
@@ -268,9 +298,9 @@ def run(args):
         return 2
     try:
         parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
-        unknown = set(parts) - {"motion", "gestures", "anomaly"}
+        unknown = set(parts) - {"motion", "gestures", "anomaly", "voice"}
         if unknown or not parts:
-            print("demo: --parts takes motion, gestures, anomaly (got %s)" % args.parts)
+            print("demo: --parts takes motion, gestures, anomaly, voice (got %s)" % args.parts)
             return 2
         return 0 if demo(args.port, args.board, args.out, args.speed, parts=parts,
                           link=args.virtual_link)["ok"] else 1
