@@ -19,7 +19,7 @@ from ..data import speech
 from ..oracle import modelfile
 from . import kws_eval
 
-MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "keyword.tem")
+MODEL = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "kws.tem")
 WORD = "lantern"
 
 

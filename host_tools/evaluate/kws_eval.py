@@ -31,15 +31,17 @@ GAP = (0.3, 1.5)      # seconds of background between words
 
 
 def settings(model_path):
-    """Front-end settings the model was trained with, from its .json sidecar (frames, mels, offset)."""
+    """Front-end settings the model was trained with, from its .json sidecar (frames, n_mels and
+    offset, under "frontend" or at the top), and its unknown_pct (default 150)."""
     side = model_path + ".json"
     info = {}
     if os.path.exists(side):
         with open(side) as f:
             info = json.load(f)
-    s = {"frames": int(info.get("frames", 64)), "mels": int(info.get("mels", logmel.N_MELS)),
-         "offset": int(info.get("offset", logmel.OFFSET)), "unknown_pct": int(info.get("unknown_pct", 150))}
-    return s
+    fe = info.get("frontend", info)  # the kws recipe's sidecar keeps them under "frontend"
+    return {"frames": int(fe.get("frames", 64)), "mels": int(fe.get("n_mels", fe.get("mels", logmel.N_MELS))),
+            "offset": int(fe.get("offset", logmel.OFFSET)), "unknown_pct": int(info.get("unknown_pct", 150)),
+            "unknown_dist": info.get("unknown_dist")}
 
 
 def _voice_takes(voice, words, rng):
@@ -88,55 +90,69 @@ def build_stream(voice, target, others, rng, n_words=STREAM_WORDS, n_targets=TAR
 
 
 class _Embeddings:
-    """A stand-in for the firmware model inside the spotter: the embedding of the window it is
-    given, by the numpy reference (bit-identical), computed in batches ahead of use."""
+    """A stand-in for the firmware model inside the spotter: the embedding of each window it is
+    given, in order, by the numpy reference (bit-identical), computed ahead in one batch."""
 
-    def __init__(self, model, frames_int8, frames, every):
-        self.in_dim = model["in_dim"]
-        self.out_dim = model["layers"][-1].get("n_out") or None
-        ends = list(range(frames, frames_int8.shape[0] + 1, every))
-        wins = np.stack([frames_int8[e - frames:e].T.ravel() for e in ends]) if ends else np.zeros((0, self.in_dim), np.int8)
-        self._embs = reference.forward_batch(model, wins) if len(wins) else []
+    def __init__(self, embs):
+        self._embs = embs
         self._i = 0
 
     def embed(self, window):
         e = self._embs[self._i]
         self._i += 1
-        return bytes(e.astype(np.int8).tobytes())
+        return e.tobytes()
 
 
-def run_stream(model, st, takes, stream, spans, store, relabel=False):
+def prepare(model, st, takes, stream):
+    """What a stream costs to compute once: the takes' and the stream's int8 frames (the front
+    end's twin; the takes one after another, as one enrollment stream) and the embedding of every
+    window the spotter will classify (every `every` frames from the first full window)."""
+    from tinyenroll.audio import kws
+    every = kws.Spotter(None, None, st["frames"], st["mels"]).every
+    tf = logmel.logmel(np.concatenate(takes), offset=st["offset"], check=False)
+    sf = logmel.logmel(stream, offset=st["offset"], check=False)
+    F = st["frames"]
+    ends = range(F, sf.shape[0] + 1, every)
+    wins = np.stack([sf[e - F:e].T.ravel() for e in ends]) if len(ends) else np.zeros((0, F * st["mels"]), np.int8)
+    embs = reference.forward_batch(model, wins).astype(np.int8) if len(wins) else np.zeros((0, 1), np.int8)
+    return {"takes": tf, "stream": sf, "embs": embs}
+
+
+def run_stream(model, st, takes, stream, spans, store, relabel=False, prep=None, pct=None, dist=None):
     """As the board runs it: the takes one after another as one stream (enrolling each take the
-    spotter endpoints), then the stream (listening). Returns None if no take was endpointed, else
-    {"takes": [frame count at each enrollment], "hits": [(frame count, label, score)],
-     "found": targets detected, "false": false accepts}."""
+    spotter endpoints), then the stream (listening), with unknown_pct `pct` (default the model's)
+    or, with dist, a fixed unknown threshold (the learner's set_threshold).
+    Returns None if no take was endpointed, else {"takes": [frame count at each enrollment],
+    "hits": [(frame count, label, score)], "found": targets detected, "false": false accepts}."""
     from tinyenroll import learner, selflabel
     from tinyenroll.audio import kws
+    prep = prep or prepare(model, st, takes, stream)
     frames, mels = st["frames"], st["mels"]
     dim = len(reference.forward(model, np.zeros(model["in_dim"], np.int8)))
-    L = learner.Learner(None, store, dim=dim, k=1, capacity=20, unknown_pct=st["unknown_pct"])
+    L = learner.Learner(None, store, dim=dim, k=1, capacity=20, unknown_pct=pct or st["unknown_pct"])
     sp = kws.Spotter(None, L, frames, mels)
     enrolled = []
-    for row in logmel.logmel(np.concatenate(takes), offset=st["offset"], check=False):
+    for row in prep["takes"]:
         w = sp.take(row.tobytes())
         if w is not None:
             e = reference.forward(model, np.frombuffer(bytes(w), np.int8))
-            L.enroll("word", embedding=bytes(e.astype(np.int8).tobytes()))
+            L.enroll("word", embedding=e.astype(np.int8).tobytes())
             enrolled.append(sp.n)
     if not enrolled:
         return None
-    f = logmel.logmel(stream, offset=st["offset"], check=False)
-    emb = _Embeddings(model, f, frames, sp.every)
+    if dist:
+        L.set_threshold(dist)
+    emb = _Embeddings(prep["embs"])
     sp.model = emb
     sp.reset()
     near = selflabel.NearMiss(dim, within=2, auto=selflabel.AutoEnroll(L)) if relabel else None
     hits = []
     hop_s = logmel.HOP / float(speech.RATE)
-    for row in f:
+    for row in prep["stream"]:
         hit = sp.step(row.tobytes())
         if near is not None and sp.last is not None and sp.n % sp.every == 0 and sp.n >= frames:
             label, sc, nearest, _ = sp.last
-            near.observe(sp.n * hop_s, label, sc, nearest, L.threshold()[0], emb._embs[emb._i - 1].astype(np.int8).tobytes())
+            near.observe(sp.n * hop_s, label, sc, nearest, L.threshold()[0], emb._embs[emb._i - 1].tobytes())
         if hit is not None:
             hits.append((sp.n, hit[0], hit[1]))
     found, false = score([h[0] for h in hits], spans, frames)
@@ -161,8 +177,11 @@ def score(hits, spans, frames):
     return len(found), false
 
 
-def evaluate(model_path, split="validation", n_streams=12, seed=0, relabel=(False, True), log=print, tmp=None):
-    """Detection rate and false accepts per hour over n_streams streams of the split's voices."""
+def evaluate(model_path, split="validation", n_streams=12, seed=0, relabel=(False, True), log=print, tmp=None,
+             pcts=None, dists=None):
+    """Detection rate and false accepts per hour over n_streams streams of the split's voices, for
+    each unknown rule: unknown_pct in pcts, fixed threshold in dists (default: the model's rule,
+    its unknown_dist if it has one, else its unknown_pct)."""
     if split not in ("validation", "test"):
         raise DataError("kws-eval runs on validation or test voices, not %r" % split)
     import tempfile
@@ -174,36 +193,49 @@ def evaluate(model_path, split="validation", n_streams=12, seed=0, relabel=(Fals
     if model["in_dim"] != st["frames"] * st["mels"]:
         raise DataError("%s reads %d values, not %d frames x %d mels (its .json sidecar)"
                         % (model_path, model["in_dim"], st["frames"], st["mels"]))
+    rules = [("pct", p) for p in (pcts or [])] + [("dist", d) for d in (dists or [])]
+    if not rules:
+        rules = [("dist", st["unknown_dist"])] if st.get("unknown_dist") else [("pct", st["unknown_pct"])]
     voices = speech.voice_split()[split]
     rng = np.random.default_rng([seed, 1 if split == "test" else 0])
     novel, base = list(speech.NOVEL), list(speech.BASE)
-    out = {r: {"targets": 0, "detected": 0, "false": 0, "seconds": 0.0} for r in relabel}
+    keys = [(rule, r) for rule in rules for r in relabel]
+    out = {k: {"targets": 0, "detected": 0, "false": 0, "seconds": 0.0} for k in keys}
     tmp = tmp or tempfile.mkdtemp(prefix="kws-eval-")
     for i in range(n_streams):
         voice = "%s+%s" % (speech.ACCENTS[i % len(speech.ACCENTS)], voices[int(rng.integers(len(voices)))])
         target = novel[i % len(novel)]
         takes, stream, spans = build_stream(voice, target, [w for w in novel + base if w != target], rng)
-        for r in relabel:
-            res = run_stream(model, st, takes, stream, spans, os.path.join(tmp, "s%d-%d" % (i, r)), r)
-            o = out[r]
+        prep = prepare(model, st, takes, stream)
+        for j, ((kind, v), r) in enumerate(keys):
+            res = run_stream(model, st, takes, stream, spans, os.path.join(tmp, "s%d-%d" % (i, j)), r, prep,
+                             v if kind == "pct" else None, v if kind == "dist" else None)
+            o = out[((kind, v), r)]
             o["targets"] += len(spans)
             o["seconds"] += stream.size / float(speech.RATE)
             if res is not None:
                 o["detected"] += res["found"]
                 o["false"] += res["false"]
         log("stream %d (%s, %r): %s" % (i, voice, target, ", ".join(
-            "%s %d/%d" % ("relabel" if r else "plain", out[r]["detected"], out[r]["targets"]) for r in relabel)))
-    for r, o in out.items():
+            "%s %d%s %d/%d fa %d" % (k[0][0], k[0][1], "+relabel" if k[1] else "", out[k]["detected"], out[k]["targets"],
+                                    out[k]["false"]) for k in keys)))
+    rows = []
+    for ((kind, v), r), o in out.items():
         o["rate"] = o["detected"] / float(o["targets"]) if o["targets"] else 0.0
         o["fa_per_hour"] = o["false"] * 3600.0 / o["seconds"] if o["seconds"] else 0.0
-    return {"split": split, "streams": n_streams, "seed": seed, "synthetic": True, "settings": st,
-            "results": {("relabel" if r else "plain"): o for r, o in out.items()}}
+        rows.append(dict(o, rule="%s %d" % ("unknown_pct" if kind == "pct" else "unknown_dist", v), relabel=r))
+    return {"split": split, "streams": n_streams, "seed": seed, "synthetic": True, "settings": st, "rows": rows}
 
 
 def add_arguments(p):
-    p.add_argument("--model", required=True, help="keyword model (.tem, with its .json sidecar: frames, mels, offset)")
+    p.add_argument("--model", default=None, help="keyword model (.tem, with its .json sidecar: frames, n_mels, offset; "
+                   "default: the shipped kws.tem)")
     p.add_argument("--streams", type=int, default=12, help="streams of about a minute each (default 12)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pct", default=None, help="unknown thresholds to try, comma-separated percents of the "
+                   "leave-one-out distance (default: the model's unknown_pct)")
+    p.add_argument("--dist", default=None, help="fixed unknown thresholds to try (squared int8 distances), "
+                   "comma-separated")
     p.add_argument("--final-test", action="store_true", help="run on the TEST voices (report once, as it comes out); "
                    "without it: validation voices")
     p.add_argument("--json", action="store_true", help="print the results as JSON only")
@@ -212,15 +244,23 @@ def add_arguments(p):
 def run(args):
     if args.streams < 1:
         raise DataError("--streams must be at least 1")
+    try:
+        pcts = [int(v) for v in args.pct.split(",")] if args.pct else None
+        dists = [int(v) for v in args.dist.split(",")] if args.dist else None
+    except ValueError:
+        raise DataError("--pct and --dist take comma-separated integers, got %r %r" % (args.pct, args.dist)) from None
     split = "test" if args.final_test else "validation"
+    if args.model is None:
+        args.model = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "kws.tem")
     log = (lambda *a: None) if args.json else print
-    res = evaluate(args.model, split, args.streams, args.seed, log=log)
+    res = evaluate(args.model, split, args.streams, args.seed, log=log, pcts=pcts, dists=dists)
     if args.json:
         print(json.dumps(res, indent=1))
         return 0
     print("SYNTHETIC speech (eSpeak NG), %s voices, %d streams, seed %d: one novel word enrolled from 3 takes "
           "by the stream's voice, then %d words with it %d times" % (split, args.streams, args.seed, STREAM_WORDS, TARGETS))
-    for name, o in res["results"].items():
-        print("  %-8s detected %d/%d (%.1f %%), %d false accepts in %.1f min = %.1f per hour"
-              % (name, o["detected"], o["targets"], 100 * o["rate"], o["false"], o["seconds"] / 60, o["fa_per_hour"]))
+    for o in res["rows"]:
+        print("  %-18s %-8s detected %d/%d (%.1f %%), %d false accepts in %.1f min = %.1f per hour"
+              % (o["rule"], "relabel" if o["relabel"] else "plain", o["detected"], o["targets"], 100 * o["rate"],
+                 o["false"], o["seconds"] / 60, o["fa_per_hour"]))
     return 0
