@@ -109,7 +109,8 @@ def test_fewshot_speech_smoke_prints_every_row(smoke_model, corpus, capsys):
     assert cli.main(["fewshot", "--dataset", "speech", "--model", path, "--episodes", "3"]) == 0
     out = capsys.readouterr().out
     assert "SYNTHETIC speech" in out and "validation" in out and "TEST" not in out
-    for row in ("raw log-mel Euclid 1-NN", "raw log-mel DTW 1-NN", "float embedding 1-NN",
+    for row in ("raw log-mel Euclid 1-NN", "raw log-mel DTW 1-NN", "mean-removed Euclid 1-NN",
+                "mean-removed DTW 1-NN", "float embedding 1-NN",
                 "int8 on the firmware, 1-NN"):
         assert row in out
     for col in ("1-shot", "3-shot", "5-shot"):
@@ -135,3 +136,15 @@ def test_episodes_are_fixed_and_never_share_support_and_query():
         assert set(y[q]) == set(y[sup]) and len(q) == 50
     with pytest.raises(DataError, match="10-way"):
         speech_eval.episodes(np.repeat(np.arange(5), 8), 3)
+
+
+def test_shipped_model_size_and_cost_as_readme_states():
+    import json
+    from host_tools.evaluate import motion_eval, speech_eval
+    m = modelfile.read(speech_eval.DEFAULT_MODEL)
+    assert m["in_dim"] == kws.MELS * kws.FRAMES
+    assert sum(int(layer["w"].size) for layer in m["layers"] if "w" in layer) == 21760
+    assert motion_eval.macs(m) == 267264
+    side = json.load(open(speech_eval.DEFAULT_MODEL + ".json"))
+    assert side["synthetic"] is True and side["frontend"]["offset"] == kws.OFFSET
+    assert side["train"] == kws.RECIPE and side["arch"] == kws.ARCH   # the shipped file is this recipe's

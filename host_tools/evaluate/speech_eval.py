@@ -8,8 +8,9 @@ words only (never seen in training), each utterance one window of the board's in
 frames (host_tools/learn/kws.py: FRAMES frames of 40 bands). Episodes: 10-way out of the 20
 novel words, K = 1, 3, 5 supports per word drawn from all evaluated voices (pooled: the corpus
 has about one utterance of a word per voice, so no personal episodes), the queries every other
-utterance of those words. 200 episodes, seed 0, the same episodes in every row. Rows: raw
-log-mel windows by 1-NN Euclidean and by DTW (baselines.dtw, band DTW_BAND frames), float
+utterance of those words. 200 episodes (K shots: seed + K), the same episodes in every row. Rows: raw
+log-mel windows by 1-NN Euclidean and by DTW (baselines' DTW, band DTW_BAND frames), the same
+with each window's mean level removed (a stronger no-training baseline: gain-normalised), float
 embedding 1-NN, int8 embedding on the firmware (tinyenroll.model's embeddings, checked equal to
 the numpy reference on every window, and tinyenroll.enroll's Enroller, 1-NN). 95 % intervals
 over episodes.
@@ -61,6 +62,13 @@ def dtw_matrix(X, band=DTW_BAND):
     return D
 
 
+def centred(X):
+    """Windows with their own mean level removed (a gain-normalised baseline: the corpus's levels
+    span 27 dB, which shifts every log-mel value of a window alike)."""
+    Xf = np.asarray(X, np.float64)
+    return Xf - Xf.mean(1, keepdims=True)
+
+
 def firmware_embeddings(model_path, X):
     """int8 embeddings by the firmware's model (CPython), checked equal to the numpy reference."""
     from tinyenroll import model as fw_model
@@ -96,26 +104,30 @@ def evaluate(model_path=DEFAULT_MODEL, final_test=False, n_episodes=EPISODES, se
     E = firmware_embeddings(model_path, X)
     F = kws.float_forward(model_path, X)
     eps = {"%d-shot" % K: episodes(y, K, n=n_episodes, seed=seed + K) for K in SHOTS}
-    log("%s, %s voices (%d), novel words (%d), %d utterances; %d-way, %d episodes, seed %d"
+    log("%s, %s voices (%d voice variants, every accent), novel words (%d), %d utterances; %d-way, "
+        "%d episodes, seed %d"
         % (LABEL, "TEST" if final_test else "validation", len(set(voices.tolist())), len(set(y.tolist())),
            len(y), WAYS, n_episodes, seed))
     log("int8 embeddings by the firmware's tinyenroll.model equal the numpy reference on all %d windows" % len(E))
     Xf = X.astype(np.float64)
+    Xc = centred(X)
     mats = {"raw log-mel Euclid 1-NN": baselines.euclid(Xf, Xf),
             "raw log-mel DTW 1-NN (band %d)" % DTW_BAND: dtw_matrix(X),
+            "mean-removed Euclid 1-NN": baselines.euclid(Xc, Xc),
+            "mean-removed DTW 1-NN (band %d)" % DTW_BAND: dtw_matrix(Xc),
             "float embedding 1-NN": baselines.euclid(F, F)}
     rows = {name: {c: motion_eval.matrix_accuracy(D, y, e) for c, e in eps.items()} for name, D in mats.items()}
     rows["int8 on the firmware, 1-NN"] = {c: motion_eval.firmware_accuracy(E, y, e, "knn") for c, e in eps.items()}
     cols = list(eps)
-    log("%-32s" % ("method [%s]" % ("SYNTHETIC, TEST" if final_test else "SYNTHETIC, validation"))
+    log("%-34s" % ("method [%s]" % ("SYNTHETIC, TEST" if final_test else "SYNTHETIC, validation"))
         + "".join("%15s" % c for c in cols))
     for name, r in rows.items():
-        log("%-32s" % name + "".join("%15s" % ("%.1f +- %.1f" % r[c]) for c in cols))
+        log("%-34s" % name + "".join("%15s" % ("%.1f +- %.1f" % r[c]) for c in cols))
     m = modelfile.read(model_path)
     weights = sum(int(layer["w"].size) for layer in m["layers"] if "w" in layer)
     ops = motion_eval.macs(m)
     log("model: %d int8 weights, %d multiply-adds per window (+ %d per enrolled example for 1-NN); DTW 1-NN "
         "against one example: %d" % (weights, ops, E.shape[1], baselines.dtw_ops(kws.FRAMES, kws.MELS, DTW_BAND, 1)))
     return {"rows": rows, "split": split, "synthetic": True, "what": LABEL, "utterances": len(y),
-            "voices": len(set(voices.tolist())), "episodes": n_episodes, "seed": seed, "ways": WAYS,
+            "voice_variants": len(set(voices.tolist())), "episodes": n_episodes, "seed": seed, "ways": WAYS,
             "weights": weights, "macs": ops}

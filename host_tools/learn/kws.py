@@ -44,7 +44,7 @@ OFFSET = -41         # int8 level: 40 above the front end's default (speech peak
 INPUT_SCALE = 1.0 / 32
 LEAD = 2048          # samples of leading background used to pad short recordings
 ARCH = dict(c1=32, k1=5, s1=2, c2=48, k2=3, s2=2, pool=2, dim=32)
-RECIPE = dict(steps=1500, batch=192, lr=3e-3, wd=1e-4, tau=0.1, shift=SLACK, stretch=0.25, gain=16,
+RECIPE = dict(steps=3000, batch=192, lr=3e-3, wd=1e-4, tau=0.1, shift=SLACK, stretch=0.25, gain=16,
               fmask=5, tmask=8, noise=2.0, seed=0)
 SMOKE = dict(steps=4, batch=16)
 FEATURE_VERSION = 1
