@@ -280,19 +280,24 @@ EPILOG = """needs: nothing for the shipped datasets; with --data, your labelled 
 folder from `tinyenroll record`, a .csv or .ts as train reads them) and --model.
 examples:
   tinyenroll fewshot --dataset all --episodes 200 --plots fewshot_plots
-  tinyenroll fewshot --data myrec --model my.tem --episodes 100"""
+  tinyenroll fewshot --data myrec --model my.tem --episodes 100
+  tinyenroll fewshot --dataset speech          # SYNTHETIC speech, validation voices"""
 
 
 def add_arguments(p):
     p.epilog = EPILOG
-    p.add_argument("--dataset", default="all", choices=list(datasets.NAMES) + ["all", "hapt"],
-                   help="hapt: the motion model on UCI HAPT's postural transitions (motion_eval.py)")
+    p.add_argument("--dataset", default="all", choices=list(datasets.NAMES) + ["all", "hapt", "speech"],
+                   help="hapt: the motion model on UCI HAPT's postural transitions (motion_eval.py); speech: the "
+                   "keyword model on the SYNTHETIC speech corpus's novel words (speech_eval.py)")
     p.add_argument("--data", help="your own labelled windows instead of --dataset: a recording folder, .csv or "
                    ".ts (host_tools/evaluate/own_data.py)")
     p.add_argument("--model", help="with --data: the model to evaluate (required); with --dataset hapt: the model "
-                   "(default host_tools/models/motion.tem)")
+                   "(default host_tools/models/motion.tem); with --dataset speech: default host_tools/models/kws.tem")
     p.add_argument("--final-test", action="store_true",
-                   help="with --dataset hapt: test subjects 25-30 instead of validation (run once)")
+                   help="with --dataset hapt: test subjects 25-30 instead of validation; with --dataset speech: "
+                   "the test voices instead of validation (run once)")
+    p.add_argument("--per-word", type=int, help="with --dataset speech: only this many utterances of each novel "
+                   "word (a quick smoke run)")
     p.add_argument("--episodes", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -315,6 +320,17 @@ def run(args):
             print("fewshot: %s" % e, file=sys.stderr)
             return 2
         print(json.dumps(res, indent=1) if args.json else own_data.fewshot_table(res))
+        return 0
+    if args.per_word is not None and args.per_word < 2:
+        print("fewshot: --per-word must be at least 2, got %d" % args.per_word, file=sys.stderr)
+        return 2
+    if args.dataset == "speech":
+        from . import speech_eval
+        log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print  # stdout: JSON only
+        res = speech_eval.evaluate(args.model or speech_eval.DEFAULT_MODEL, args.final_test, args.episodes,
+                                   args.seed, per_word=args.per_word, log=log)
+        if args.json:
+            print(json.dumps(res, indent=1, default=float))
         return 0
     if args.dataset == "hapt":
         from . import motion_eval

@@ -92,7 +92,8 @@ def firmware_accuracy(E, y, eps, mode):
     from tinyenroll import enroll
     accs = []
     for sup, q in eps:
-        e = enroll.Enroller(E.shape[1], k=1, mode=mode, capacity=len(sup), max_classes=6, max_per_class=len(sup))
+        e = enroll.Enroller(E.shape[1], k=1, mode=mode, capacity=len(sup), max_classes=max(6, len(set(y[sup].tolist()))),
+                            max_per_class=len(sup))
         for i in sup:
             e.add(str(y[i]), E[i].tobytes())
         hit = 0

@@ -52,8 +52,9 @@ def _torch():
     return torch
 
 
-def build(torch, cfg=ARCH):
-    """The float network: conv, conv, maxpool, dense, L2 norm, with batch norm while training."""
+def build(torch, cfg=ARCH, channels=CHANNELS, length=LENGTH):
+    """The float network: conv, conv, maxpool, dense, L2 norm, with batch norm while training.
+    channels x length: the input window (the keyword recipe, kws.py, builds it for log-mel)."""
     nn = torch.nn
     F = torch.nn.functional
 
@@ -61,11 +62,11 @@ def build(torch, cfg=ARCH):
         def __init__(self):
             super().__init__()
             self.cfg = dict(cfg)
-            self.conv1 = nn.Conv1d(CHANNELS, cfg["c1"], cfg["k1"], cfg["s1"])
+            self.conv1 = nn.Conv1d(channels, cfg["c1"], cfg["k1"], cfg["s1"])
             self.bn1 = nn.BatchNorm1d(cfg["c1"])
             self.conv2 = nn.Conv1d(cfg["c1"], cfg["c2"], cfg["k2"], cfg["s2"])
             self.bn2 = nn.BatchNorm1d(cfg["c2"])
-            t1 = (LENGTH - cfg["k1"]) // cfg["s1"] + 1
+            t1 = (length - cfg["k1"]) // cfg["s1"] + 1
             t2 = (t1 - cfg["k2"]) // cfg["s2"] + 1
             self.fc = nn.Linear(cfg["c2"] * (t2 // cfg["pool"]), cfg["dim"])
 
@@ -492,15 +493,15 @@ def export(net, path, seconds, smoke=False):
     return model
 
 
-def float_forward(path, x):
-    """Float embeddings of int8 inputs x (n, 6*LENGTH) with the folded float layers saved
+def float_forward(path, x, channels=CHANNELS, length=LENGTH, arch=ARCH, input_scale=INPUT_SCALE):
+    """Float embeddings of int8 inputs x (n, channels*length) with the folded float layers saved
     beside the model: the float column the int8 model is compared with."""
     with np.load(path + ".float.npz", allow_pickle=False) as z:
         f = {k: z[k] for k in z.files}
-    a = np.asarray(x, np.float64).reshape(len(x), CHANNELS, LENGTH) * INPUT_SCALE
-    for i, s in ((0, ARCH["s1"]), (1, ARCH["s2"])):
+    a = np.asarray(x, np.float64).reshape(len(x), channels, length) * input_scale
+    for i, s in ((0, arch["s1"]), (1, arch["s2"])):
         a = np.maximum(quantize.conv_float(a, f["w%d" % i], f["b%d" % i], s), 0.0)
-    p = ARCH["pool"]
+    p = arch["pool"]
     lo = a.shape[2] // p
     a = a[:, :, :lo * p].reshape(len(a), a.shape[1], lo, p).max(3)
     z = a.reshape(len(a), -1) @ f["w3"].T + f["b3"]

@@ -172,8 +172,9 @@ examples:
 def add_arguments(p):
     p.epilog = EPILOG
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--recipe", choices=["motion"], help="a shipped recipe: motion = the 6-axis IMU "
-                     "embedding pretrained on UCI HAPT (host_tools/learn/motion.py; needs tinyenroll[train])")
+    src.add_argument("--recipe", choices=["motion", "kws"], help="a shipped recipe: motion = the 6-axis IMU "
+                     "embedding pretrained on UCI HAPT (host_tools/learn/motion.py), kws = the keyword embedding on "
+                     "the SYNTHETIC speech corpus's train voices (host_tools/learn/kws.py); both need tinyenroll[train]")
     src.add_argument("--dataset", choices=datasets.NAMES, help="a dataset from the aeon wheel")
     src.add_argument("--recording", help="a recording folder (tinyenroll record): int16 windows with labels")
     src.add_argument("--ts", help="a .ts file (UCR/UEA)")
@@ -296,8 +297,11 @@ def run(args):
     """Exit status: 0 trained; 2 bad arguments or data this cannot train on (one line)."""
     import sys
     if args.recipe:
-        from . import motion
-        motion.run(args.out, smoke=args.smoke)
+        if args.recipe == "kws":
+            from . import kws as recipe
+        else:
+            from . import motion as recipe
+        recipe.run(args.out, smoke=args.smoke)
         return 0
 
     def refuse(msg):
