@@ -138,6 +138,14 @@ def backends():
     return ["plain"]
 
 
+def _table(code, n):
+    """array(code) of n zeros in one allocation."""
+    a = array.array(code, range(n))
+    for i in range(n):
+        a[i] = 0
+    return a
+
+
 class LogMel:
     def __init__(self, n_fft=tables.N_FFT, hop=tables.HOP, n_mels=tables.N_MELS, mel=None, backend=None,
                  offset=tables.OFFSET):
@@ -177,12 +185,20 @@ class LogMel:
             v = quarter[r] if quad % 2 == 0 else quarter[q - r]
             return -v if quad >= 2 else v
 
-        # twiddles for j = 0..n/2-1: cos + 32768 (>= 0, so a 32-bit load needs no sign) and sin (>= 0)
-        self.twc = array.array("i", [sin_k((j + q) % n_fft) + 32768 for j in range(n_fft // 2)])
-        self.tws = array.array("i", [sin_k(j) for j in range(n_fft // 2)])
-        self.win = array.array("i", [32768 - sin_k((i + q) % n_fft) for i in range(n_fft)])  # Hann, Q16
+        # twiddles for j = 0..n/2-1: cos + 32768 (>= 0, so a 32-bit load needs no sign) and sin (>= 0);
+        # every table is sized from a range and filled in place (a list first would cost 8 bytes
+        # an entry on top, and split a small heap)
+        half = n_fft // 2
+        self.twc = twc = _table("i", half)
+        self.tws = tws = _table("i", half)
+        for j in range(half):
+            twc[j] = sin_k((j + q) % n_fft) + 32768
+            tws[j] = sin_k(j)
+        self.win = win = _table("i", n_fft)  # Hann, Q16
+        for i in range(n_fft):
+            win[i] = 32768 - sin_k((i + q) % n_fft)
         bits = _bitlen(n_fft) - 1
-        rev = array.array("H", [0] * n_fft)
+        rev = _table("H", n_fft)
         for i in range(n_fft):
             r = 0
             for b in range(bits):
@@ -190,10 +206,10 @@ class LogMel:
                     r |= 1 << (bits - 1 - b)
             rev[i] = r
         self.rev = rev
-        self.ring = array.array("h", [0] * n_fft)
-        self.re = array.array("h", [0] * n_fft)
-        self.im = array.array("h", [0] * n_fft)
-        self.e = array.array("i", [0] * n_mels)
+        self.ring = _table("h", n_fft)
+        self.re = _table("h", n_fft)
+        self.im = _table("h", n_fft)
+        self.e = _table("i", n_mels)
         self.out = bytearray(n_mels)
         self.log2tab = tables.LOG2_Q3
         self.reset()

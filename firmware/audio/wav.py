@@ -86,7 +86,7 @@ class WavMic:
             self.start = _now()
         self.delivered += n
         if self.speed:
-            wait = self.delivered * 1000000 // (self.rate_hz * self.speed) - _elapsed(self.start)
+            wait = int(self.delivered * 1000000 // (self.rate_hz * self.speed)) - _elapsed(self.start)
             if wait > 0:
                 _sleep_us(wait)
 

@@ -12,10 +12,11 @@ def run(model_path, takes, stream, frames, mels, offset, speed=1, label="word", 
     from ..audio import kws, logmel, wav
     from . import wipe
     wipe(store)  # a fresh store: the demo enrolls its word anew each run
-    m = model.load(model_path)
-    L = learner.Learner(m, store, k=1, capacity=20, unknown_pct=pct)
+    gc.collect()
+    m = model.load(model_path)  # the big buffers first, each in one piece
     fe = logmel.LogMel(offset=offset)
-    sp = kws.Spotter(m, L, frames, mels)
+    sp = kws.Spotter(m, None, frames, mels)
+    L = sp.learner = learner.Learner(m, store, k=1, capacity=20, unknown_pct=pct)
     buf = array.array("h", bytes(2 * fe.hop))
     gc.collect()
     peak = gc.mem_alloc()
