@@ -63,10 +63,11 @@ def test_a_longer_take_ends_the_window_and_a_take_over_frames_minus_hang_is_refu
         win = np.frombuffer(got[0], np.int8).reshape(MELS, FRAMES).T
         loud = np.nonzero(win.sum(axis=1) > SILENCE * MELS + 20 * MELS)[0]
         assert len(loud) == length and loud[-1] == FRAMES - 8 - 1, loud
-    x = stream([rng.integers(-5, 6, (17, MELS))], rng)
-    sp = kws.Spotter(None, None, FRAMES, MELS)
-    assert all(sp.take(f.tobytes()) is None for f in x)
-    assert sp.refused == "long"
+    for length in (17, 40):  # 40: over the window while still speaking; its tail is no new take
+        x = stream([rng.integers(-5, 6, (length, MELS))], rng)
+        sp = kws.Spotter(None, None, FRAMES, MELS)
+        assert all(sp.take(f.tobytes()) is None for f in x), length
+        assert sp.refused == "long"
 
 
 def test_bad_settings_and_frames_are_refused():

@@ -16,7 +16,7 @@ Endpointing (take): a frame's level is the sum of its values; the noise floor dr
 level at once and rises by 1/64 of the gap a frame; a frame is speech when its level is more than
 `margin` above the floor (default 8 units a band, 3 dB). A take starts at the first of `min_on`
 speech frames in a row and ends after `hang` frames without speech; a take longer than
-frames - hang is dropped (sp.refused = "long"). The window is returned once the frames after the
+frames - hang is dropped (sp.refused = "long"; no new take starts before the speech stops). The window is returned once the frames after the
 take's middle fill its second half (centred), or at once for a take longer than frames - 2*hang
 (then it ends `hang` frames after the take).
 
@@ -104,6 +104,10 @@ class Spotter:
         self.floor = floor
         speech = level > floor + self.margin
         if self.start < 0:
+            if self.refused == "loud":  # the rest of a take refused while it went on: wait for quiet
+                if speech:
+                    return None
+                self.refused = "long"
             self.on = self.on + 1 if speech else 0
             if self.on >= self.min_on:
                 self.start = n - self.on
@@ -122,7 +126,7 @@ class Spotter:
                 self.start = -1
                 self.on = 0
         if self.start >= 0 and n - self.start > self.frames:
-            self.refused = "long"
+            self.refused = "loud"  # reported as "long" once the speech stops
             self.start = -1
             self.on = 0
         if self.due >= 0 and n >= self.due:
