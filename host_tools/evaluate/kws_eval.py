@@ -115,7 +115,8 @@ def prepare(model, st, takes, stream):
     ends = range(F, sf.shape[0] + 1, every)
     wins = np.stack([sf[e - F:e].T.ravel() for e in ends]) if len(ends) else np.zeros((0, F * st["mels"]), np.int8)
     embs = reference.forward_batch(model, wins).astype(np.int8) if len(wins) else np.zeros((0, 1), np.int8)
-    return {"takes": tf, "stream": sf, "embs": embs}
+    dim = len(reference.forward(model, np.zeros(model["in_dim"], np.int8)))
+    return {"takes": tf, "stream": sf, "embs": embs, "dim": dim}
 
 
 def run_stream(model, st, takes, stream, spans, store, relabel=False, prep=None, pct=None, dist=None):
@@ -128,7 +129,7 @@ def run_stream(model, st, takes, stream, spans, store, relabel=False, prep=None,
     from tinyenroll.audio import kws
     prep = prep or prepare(model, st, takes, stream)
     frames, mels = st["frames"], st["mels"]
-    dim = len(reference.forward(model, np.zeros(model["in_dim"], np.int8)))
+    dim = prep["dim"]
     L = learner.Learner(None, store, dim=dim, k=1, capacity=20, unknown_pct=pct or st["unknown_pct"])
     sp = kws.Spotter(None, L, frames, mels)
     enrolled = []

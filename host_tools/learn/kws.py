@@ -25,7 +25,6 @@ augmented views of each utterance (time shift, time stretch 0.8-1.25, gain +-6 d
 and a frame mask, noise), i.e. every other utterance of the same word by any voice is a
 positive; no classifier head is kept. Deterministic on one CPU thread: same seed, same file.
 """
-import json
 import os
 import time
 
@@ -227,13 +226,7 @@ def export(net, path, seconds, smoke=False, recipe=RECIPE):
             "embedding": ARCH["dim"], "arch": ARCH, "train": dict(recipe, **(SMOKE if smoke else {})),
             "train_seconds": round(seconds, 1),
             "data": "SYNTHETIC speech (eSpeak NG): train voices, base words only"}
-    with open(path + ".json", "w") as f:
-        json.dump(info, f, indent=1)
-    arrays = {}
-    for i, layer in enumerate(layers):
-        if layer[0] in ("conv1d", "dense"):
-            arrays["w%d" % i], arrays["b%d" % i] = layer[1], layer[2]
-    np.savez(path + ".float.npz", **arrays)
+    motion.write_sidecars(path, info, layers)
     return model
 
 

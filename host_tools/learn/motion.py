@@ -483,6 +483,13 @@ def export(net, path, seconds, smoke=False):
             "accel_g": 4, "gyro_dps": 500, "rate_hz": hapt.RATE, "arch": ARCH,
             "train": dict(RECIPE, **(SMOKE if smoke else {})), "train_seconds": round(seconds, 1),
             "data": "UCI HAPT subjects 1-18, labels 1-6 and -1, no transition sample"}
+    write_sidecars(path, info, layers)
+    return model
+
+
+def write_sidecars(path, info, layers):
+    """Beside the model at path: info as path.json (the front end the board must run) and the
+    folded float layers as path.float.npz (what float_forward reads)."""
     with open(path + ".json", "w") as f:
         json.dump(info, f, indent=1)
     arrays = {}
@@ -490,7 +497,6 @@ def export(net, path, seconds, smoke=False):
         if layer[0] in ("conv1d", "dense"):
             arrays["w%d" % i], arrays["b%d" % i] = layer[1], layer[2]
     np.savez(path + ".float.npz", **arrays)
-    return model
 
 
 def float_forward(path, x, channels=CHANNELS, length=LENGTH, arch=ARCH, input_scale=INPUT_SCALE):
