@@ -83,10 +83,11 @@ class Enroller:
         self.norms = array.array("i", bytes(4 * capacity))
         self.dist = array.array("i", bytes(4 * max(capacity, max_classes)))
         self.protos = bytearray(max_classes * dim) if mode == "prototype" else None
-        self.pnorms = array.array("i", bytes(4 * max_classes))
+        self.pnorms = array.array("i", bytes(4 * max_classes)) if mode == "prototype" else None
         self._top = array.array("i", bytes(4 * (capacity // 10 + 2)))
         self._topk = array.array("i", bytes(4 * k * max_classes))
         self._fill = bytearray(max_classes)
+        self._sc = array.array("i", bytes(4 * (max_classes + 1)))  # _best: the scores + the runner-up's
         self._q = bytearray(dim)
         self._one = array.array("i", [0])
         self.manual = None
@@ -206,34 +207,49 @@ class Enroller:
     # -- the search ----------------------------------------------------------------------------
     def scores(self, emb):
         """Per-class scores of an embedding: a list aligned with self.labels."""
+        check_int8(emb, self.dim, "embedding", "the store holds")
         self.calibration()
-        d = self.dim
-        q = self._q
-        q[:] = emb
-        qn = kernels.sumsq(q, d)
+        self._search(emb)
+        return [self._sc[c] for c in range(len(self.labels))]
+
+    def _search(self, emb):
+        # the per-class scores of emb into self._sc, the runner-up's at [ncls]; returns the best
+        # class. The caller calibrates first (prototypes)
         ncls = len(self.labels)
         if self.mode == "prototype":
-            kernels.sqdist(q, qn, self.protos, self.pnorms, ncls, d, self.dist)
-            return [self.dist[c] for c in range(ncls)]
-        return self._knn_scores(q, qn, -1)
+            kernels.sqdist(emb, kernels.sumsq(emb, self.dim), self.protos, self.pnorms, ncls, self.dim, self.dist)
+            return self._best(self.dist, None, 1, ncls)
+        return self._knn_best(emb, None, -1)
 
-    def _knn_scores(self, q, qn, skip):
-        # per class, the floor mean of the k smallest distances from q (sumsq qn) to its stored
-        # rows, row `skip` left out (leave-one-out); a list aligned with self.labels
-        k = self.k
-        ncls = len(self.labels)
-        top = self._topk
-        fill = self._fill
-        # distances and per-class top-k in one kernel call (self.dist is its scratch)
-        kernels.knn_topk(q, qn, self.rows, self.norms, self.count, self.dim, self.lab, k, ncls, top, fill, skip,
-                         self.dist)
-        out = []
+    def _knn_best(self, q, qn, skip):
+        # per class, the floor mean of the k smallest distances from q (sumsq qn, or None) to
+        # its stored rows, row `skip` left out (leave-one-out); the backend's own function (no
+        # dispatch: a call this wide allocates its frame), distances and top-k in one call
+        kernels.CLASSIFY.knn_topk(q, qn, self.rows, self.norms, self.count, self.dim, self.lab, self.k,
+                                  len(self.labels), self._topk, self._fill, skip, self.dist)
+        return self._best(self._topk, self._fill, self.k, len(self.labels))
+
+    def _best(self, top, fill, k, ncls):
+        # sc[c] = floor mean of top[c*k:c*k+fill[c]] (fill None: one each), sc[ncls] = the
+        # smallest of the others (-1 if none); returns the first class with the smallest
+        sc = self._sc
+        best = runner = -1
         for c in range(ncls):
-            s = 0
-            for j in range(fill[c]):
-                s += top[c * k + j]
-            out.append(s // fill[c])
-        return out
+            n = fill[c] if fill is not None else 1
+            v = top[c * k]
+            for j in range(c * k + 1, c * k + n):
+                v += top[j]
+            if n != 1:
+                v //= n  # n is never 0: every class holds a row, and loo leaves one
+            sc[c] = v
+            if best < 0 or v < sc[best]:
+                if best >= 0:
+                    runner = sc[best]
+                best = c
+            elif runner < 0 or v < runner:
+                runner = v
+        sc[ncls] = runner
+        return best
 
     def classify(self, emb):
         """(label or None for unknown, score, margin to the runner-up or None)."""
@@ -241,20 +257,14 @@ class Enroller:
         self.nearest = None
         if not self.labels:
             return None, None, None
-        threshold = self.calibration()[0]
-        sc = self.scores(emb)
-        best = 0
-        for c in range(1, len(sc)):
-            if sc[c] < sc[best]:
-                best = c
-        runner = None
-        for c in range(len(sc)):
-            if c != best and (runner is None or sc[c] < runner):
-                runner = sc[c]
-        score = sc[best]
+        if self._dirty:
+            self.recalibrate()
+        best = self._search(emb)
+        score = self._sc[best]
+        runner = self._sc[len(self.labels)]
         self.nearest = self.labels[best]
-        margin = None if runner is None else runner - score
-        if score > threshold:
+        margin = None if runner < 0 else runner - score
+        if score > self._threshold:
             return None, score, margin
         return self.labels[best], score, margin
 
@@ -301,7 +311,8 @@ class Enroller:
                     if self.mode == "prototype":
                         v = self._loo_proto(i, members)
                     else:
-                        v = self._knn_scores(self._row(i), self.norms[i], i)[c]
+                        self._knn_best(self._row(i), self.norms[i], i)
+                        v = self._sc[c]
                     # the m largest scores are the m smallest of their negatives
                     filled = kernels.topk_insert(top, 0, filled, m, -v)
             q = -top[m - 1]

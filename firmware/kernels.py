@@ -200,7 +200,7 @@ def knn_topk(q, qnorm, rows, norms, count, dim, lab, k, ncls, top, fill, skip=-1
     sqdist into dist then class_topk. Backends may skip rows that cannot enter a full top-k
     (viper abandons a row's partial sum once it reaches the class's k-th best; ulab never
     converts the distances back to ints), so dist (array 'i' of count, scratch) is left
-    unspecified."""
+    unspecified. qnorm may be None: a backend that needs it computes it (viper and plain do not)."""
     _backend.knn_topk(q, qnorm, rows, norms, count, dim, lab, k, ncls, top, fill, skip, dist)
 
 

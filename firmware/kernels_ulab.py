@@ -149,6 +149,8 @@ def class_topk(dist, lab, count, k, ncls, top, fill, skip=-1):
 
 def knn_topk(q, qnorm, rows, norms, count, dim, lab, k, ncls, top, fill, skip=-1, dist=None):
     # sqdist and class_topk in one: the distances stay a float array, dist is not written
+    if qnorm is None:
+        qnorm = sumsq(q, dim)
     for c in range(ncls):
         fill[c] = 0
     if count == 0:
