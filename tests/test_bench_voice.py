@@ -76,7 +76,13 @@ def test_estimate_is_work_times_cycles_over_the_profiles_clock(res):
                 total += c
             assert e["total_share"] == pytest.approx(total / hz)
             assert e["real_time"] == (total < hz)
-            assert e["calibrated_total_share"] > 0
+            # the cross-check: each stage's median window in viper dense MACs timed in the same run
+            job = r["job"]
+            wps = 16000 / job["hop"] / job["every"]
+            for stage in bench_voice.STAGES:
+                cal = job["median_us"][stage] * wps / job["mac_us"] * cyc["int_mac"] / hz
+                assert e["calibrated_share"][stage] == pytest.approx(cal)
+            assert e["calibrated_total_share"] == pytest.approx(sum(e["calibrated_share"].values()))
     # the estimate's shape, whatever the host's speed: viper is real time on both boards, plain is not
     for name in bench.CYCLES:
         assert res["backends"]["viper"]["boards"][name]["real_time"]

@@ -7,19 +7,21 @@ per second of audio, by stage, and the heap it holds.
 The pipeline is the demo's (jobs/voice.py): the integer log-mel front end, the keyword model every
 `every` frames through kws.Spotter.step, and the learner's k-NN, with a store of n_enroll windows
 (`classes` labels in turn) enrolled first from enroll_src at evenly spaced frames. Then `seconds`
-of listen_src go through front end + spotter (after the first window fills), timed per stage with ticks_us: the model's embed and
-the learner's classify are timed by thin wrappers the spotter calls; "spotter" is the rest of
-Spotter.step (its per-frame ring push, the window copy, the hit logic). A source is a WAV path
-(wav.WavMic, no pacing) or "lcg:SEED" (pseudo-random samples at speech level). Reading the audio
-is not timed; the GC runs when it must, inside the timing, as on a board.
+of listen_src go through front end + spotter (after the first window fills), timed per stage with
+ticks_us: the model's embed and the learner's classify are timed by thin wrappers the spotter
+calls; "spotter" is the rest of Spotter.step (its per-frame ring push, the window copy, the hit
+logic). A source is a WAV path (wav.WavMic, no pacing) or "lcg:SEED" (pseudo-random samples at
+speech level). Reading the audio is not timed; the GC runs when it must, inside the timing, as on
+a board.
 
 Prints lines "key value ...": layer (the model's shapes, counted as bench.py's cost model counts
-them), shape (hop, n_fft, n_mels, frames, every, k, the front end's backend), enrolled, held (heap
-after set-up, code included), step (bytes one window's frames allocate with the GC off), time
-(samples timed, windows, hits), stage NAME SUM MEDIAN (microseconds: over the run,
-and the median over its windows, `every` frames each), free (with the pipeline held), mac_us (one
-viper dense MAC: the median over the kept windows of CAL calls of the model's dense layer, timed
-after each window: the calibration), gc_us (one gc.collect() with the pipeline held), done.
+them), shape (hop, n_fft, n_mels, frames, every, k, the front end's backend), enrolled, held (the
+heap the pipeline holds after set-up and enrolling, modules imported before it not counted, and
+the heap then free), step (bytes one window's frames allocate with the GC off), time (samples
+timed, windows, hits), stage NAME SUM MEDIAN (microseconds: over the run, and the median over its
+windows, `every` frames each), mac_us (one viper dense MAC: the median over the kept windows of
+CAL calls of the model's dense layer, timed after each window: the calibration), gc_us (one
+gc.collect() with the pipeline held), free (with the pipeline held), done.
 """
 import array
 import gc

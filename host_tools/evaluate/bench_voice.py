@@ -24,7 +24,8 @@ the store's size; spotter: its Python loops) in bench.py's CYCLES kinds, times t
 costs (bench.CYCLES), over the clock in its profile (host_tools/boards/*.json). Cross-check: each
 stage's measured time in units of one viper dense MAC measured in the same VM, times the board's
 cycles per int MAC ("calibrated"), as bench_audio does for the front end. Real time: the counted
-estimate under 100 % of the CPU. The machine is shared: host times are noisy, ratios less so.
+estimate under 100 % of the CPU (the calibrated one is printed beside it, with its own verdict).
+The machine is shared: host times are noisy, ratios less so.
 """
 import argparse
 import json
@@ -307,13 +308,19 @@ def report(res):
         for name, e in r["boards"].items():
             s = e["cpu_share"]
             out.append("  %-6s %-12s %3d MHz: front end %5.1f %%, model %6.1f %%, k-NN %5.2f %%, spotter %5.2f %%: "
-                       "total %6.1f %% (%.1f Mcycles/s) -> real time: %s; calibrated %6.1f %%" % (
+                       "total %6.1f %% (%.1f Mcycles/s) -> real time: %s; calibrated %6.1f %% (%s)" % (
                            b, name, e["cpu_mhz"], 100 * s["frontend"], 100 * s["model"], 100 * s["knn"],
                            100 * s["spotter"], 100 * e["total_share"], e["total_cycles"] / 1e6,
-                           "yes" if e["real_time"] else "NO", 100 * e.get("calibrated_total_share", float("nan"))))
+                           "yes" if e["real_time"] else "NO", 100 * e.get("calibrated_total_share", float("nan")),
+                           "real time" if e.get("calibrated_total_share", 1) < 1 else "NOT real time"))
+            if "calibrated_share" in e:
+                c = e["calibrated_share"]
+                out.append("  %-6s %-12s          calibrated: front end %5.1f %%, model %6.1f %%, k-NN %5.2f %%, spotter "
+                           "%5.2f %%" % ("", "", 100 * c["frontend"], 100 * c["model"], 100 * c["knn"], 100 * c["spotter"]))
         out.append("         (%d MACs a window, %.3g windows a second)" % (w["macs_per_window"], w["windows_per_second"]))
     out.append("  (calibrated assumes the host's cost ratios hold on the board: not for ulab on the RP2040, whose float "
-               "maths is software; by-stage medians leave out most GC pauses, the run mean has them)")
+               "maths is software; the run mean has the shared machine's spikes and the GC pauses, the by-stage "
+               "medians mostly not)")
     return "\n".join(out)
 
 
