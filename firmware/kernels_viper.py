@@ -235,15 +235,14 @@ def _conv1d(pw: ptr8, px: ptr8, acc: int, bias, shift, y, c_in: int, n_out: int,
             l_out: int, lo: int):
     # the loops of dense per output position; bias offset by 2**24 as in _dense. The hot values
     # are the first three locals, which viper keeps in registers: the weight and input cursors
-    # and the sum (the caller passes the buffers as pw and px and 0 as acc). Each channel's kk
-    # taps are unrolled by 4 as in _dense, and the cursors step a channel at a time
+    # and the sum (the caller passes the buffers as pw and px and 0 as acc); the cursors step a
+    # channel at a time
     w0 = uint(pw)
     x0 = uint(px)
     pb = ptr32(bias)
     pk = ptr8(shift)
     py = ptr8(y)
     row = c_in * kk
-    k4 = kk - (kk & 3)
     q = 0
     for o in range(n_out):
         b = int(pb[o]) - 0x1000000
@@ -257,16 +256,8 @@ def _conv1d(pw: ptr8, px: ptr8, acc: int, bias, shift, y, c_in: int, n_out: int,
             pw = ptr8(wo)
             px = ptr8(x0 + t * stride)
             for c in range(c_in):
-                j = 0
-                while j < k4:
-                    acc += (((int(pw[j]) ^ 128) - 128) * ((int(px[j]) ^ 128) - 128)
-                            + ((int(pw[j + 1]) ^ 128) - 128) * ((int(px[j + 1]) ^ 128) - 128)
-                            + ((int(pw[j + 2]) ^ 128) - 128) * ((int(px[j + 2]) ^ 128) - 128)
-                            + ((int(pw[j + 3]) ^ 128) - 128) * ((int(px[j + 3]) ^ 128) - 128))
-                    j += 4
-                while j < kk:
+                for j in range(kk):
                     acc += ((int(pw[j]) ^ 128) - 128) * ((int(px[j]) ^ 128) - 128)
-                    j += 1
                 pw = ptr8(uint(pw) + kk)
                 px = ptr8(uint(px) + l_in)
             acc = (acc + rnd) >> k
