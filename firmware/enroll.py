@@ -25,8 +25,6 @@ Threshold (recomputed on every change unless set by hand):
 Memory: dim + 5 bytes per example (row, label index, norm) plus a 4-byte scratch distance.
 """
 import array
-import gc
-import sys
 
 from . import kernels
 from .ints import check_int8, err, s8
@@ -34,7 +32,6 @@ from .ints import check_int8, err, s8
 MAX_LABEL = 16
 MAX_CAPACITY = 65535        # examples: the store keeps the count as a uint16
 MAX_THRESHOLD = 2 ** 31 - 1  # a manual threshold is kept as an int32
-_COLLECT = sys.implementation.name == "micropython"
 
 
 def check_label(label):
@@ -135,13 +132,7 @@ class Enroller:
         self.check_add(label, emb)
         self.changed = True
         if label not in self.labels:
-            # a new class's label is held for good: collect, then keep a copy, which lands in the
-            # lowest hole that fits. The caller's string was made among its temporaries, in the
-            # middle of the free heap: ten labels made during a run of adds left a 96 KB board's
-            # largest free block in ~400-byte pieces
-            if _COLLECT:
-                gc.collect()
-            self.labels.append(label[:])
+            self.labels.append(label)
         c = self.labels.index(label)
         members = self._class_rows(c)
         if len(members) >= self.max_per_class:
