@@ -13,19 +13,29 @@ rows or elements (reading one element of a float array allocates a float object)
            buffer (prepared once per layer), then floor and clip; the result is written through
            an int8 view of y (float -> int8 assignment rounds to nearest; the floats are integers).
   sqdist   the stored rows as one 2-D int8 view of the caller's buffer (a view: it follows every
-           add/remove/replace with no copy), all distances from one dot call:
-           d = (|x|^2 + |r|^2) - 2*(x.r), exact under kernels.check_dist_dim. The row norms
-           (array 'i') are read through a uint16 view (hi*65536 + lo: exact, they are < 2**24), and
-           ints go back to the caller's array 'i' the same way.
-  topk     per class (a loop over classes, never rows): the class's distances by a boolean mask,
-           sorted in C (floats: ulab's signed-integer sort is wrong in 6.12), the first k kept.
+           add/remove/replace with no copy), all distances from one dot call, then in place in
+           its result: d = -2*(x.r) + |x|^2, + |r|^2 (the row norms, array 'i', added through a
+           uint16 view as ((d * 2**-16) + hi) * 2**16 + lo), every value on the way an integer
+           below 2**24 (kernels.check_dist_dim), so exact; ints go back the same way.
+  topk     no array per class and no loop over rows: the rows ranked by distance (argsort of
+           argsort), then sorted by class + rank * 2**-16 (exact), bincount for where each class
+           starts; the first k of each class taken with two small take() calls (_topk).
+           Floats only are sorted (ulab's signed-integer sort is wrong in 6.12; uint16 is fine).
+conv1d, maxpool and avgpool are in kernels_ulab_conv.py, loaded at their first use.
 Allocation per call is a fixed function of the sizes, not of the data (heap figures on the
-64-bit unix port; an ndarray header is ~200 B there, about half on a board):
+64-bit unix port; an ndarray header is ~130-220 B there, about half on a board, and every
+in-place op allocates ~100 B, ~250 B with a Python scalar, which the constants below avoid):
   dense      3 float arrays of n_out + ~5 headers
-  knn_topk   2 float arrays of count + per class (a uint8 mask of count + the class's floats)
-             + one float array of k*ncls + ~(4 + 4*ncls) headers
+  knn_topk   one float array of count (the dot), 3 uint16 arrays of count (argsorts) and one
+             float array of count (the key), + ~20 headers and in-place steps, whatever the
+             number of classes (200 x 32, 10 classes: ~7.8 KB, was ~20 KB with an array per
+             class); one class (the anomaly score): the dot and ~15 headers (~4 KB at 200)
+ulab's take() makes a transient copy of its indices (8 B each on a 64-bit port), so it is only
+given the k*ncls answers' positions, never count indices.
 `make bench` prints the measured bytes ("peak B").
 """
+
+import gc
 
 from ulab import numpy as np
 
@@ -33,11 +43,19 @@ from .ints import isqrt
 
 _LO = 65536.0
 _INV_LO = 1.0 / 65536  # 2**-16: multiplying by it is exact
+_FAR = 33554432.0      # 2**25: above every distance (< 2**24), exact; marks the row left out
+# the constants of the in-place steps as 1-element arrays: `a *= c` with a Python scalar boxes
+# it in a new array on every call, with an array it does not
+_C_LO = np.array([_LO])
+_C_INV = np.array([_INV_LO])
+_C_M2 = np.array([-2.0])
 
 
 def _prepare(layer):
     # once per layer (kept in layer.cache): the weights as a 2-D view, bias + rounding and 2**-k
-    # as float arrays. A loop over rows, but only here, never per call.
+    # as float arrays. A loop over rows, but only here, never per call. Collected first: these
+    # are held for good and should land low, not among the temporaries of the calls around
+    gc.collect()
     n = layer.n_out
     w = np.frombuffer(layer.w, dtype=np.int8).reshape((n, layer.n_in))
     add = np.zeros(n, dtype=np.float)
@@ -75,13 +93,16 @@ def l2norm(y, n):
     np.frombuffer(y, dtype=np.int8, count=n)[:] = np.floor(a / (2 * r))
 
 
-def _ints_to_floats(buf, count):
-    # array 'i' of non-negative ints below 2**24 -> float array, through a uint16 view (little
-    # endian: low half first). hi*65536 + lo is exact in float32 (both terms and the sum < 2**24).
+def _add_ints(f, buf, count):
+    # f += array 'i' buf (ints 0..2**24), in place through a uint16 view (little endian: low half
+    # first): f = (f * 2**-16 + hi) * 2**16 + lo. Exact when f and the result are integers below
+    # 2**24 in size: the middle value is (result - lo) * 2**-16 with |result - lo| < 2**24, and
+    # scaling by a power of two is exact.
     h = np.frombuffer(buf, dtype=np.uint16, count=2 * count)
-    f = h[1::2] * _LO
+    f *= _C_INV
+    f += h[1::2]
+    f *= _C_LO
     f += h[0::2]
-    return f
 
 
 def _floats_to_ints(f, buf, count):
@@ -89,22 +110,22 @@ def _floats_to_ints(f, buf, count):
     # v*2**-16 is exact (a power of two), floor() of it is the high half, the rest times 65536
     # the low half: every step exact.
     h = np.frombuffer(buf, dtype=np.uint16, count=2 * count)
-    f *= _INV_LO
+    f *= _C_INV
     hi = np.floor(f)
     f -= hi
-    f *= _LO
+    f *= _C_LO
     h[1::2] = hi
     h[0::2] = f
 
 
 def _dists(q, qnorm, rows, norms, count, dim):
-    # the count distances from q as one float array: one dot over the rows viewed as 2-D
-    m = np.frombuffer(rows, dtype=np.int8, count=count * dim).reshape((count, dim))
-    d = _ints_to_floats(norms, count)
+    # the count distances from q as one float array: the dot over the rows viewed as 2-D, then
+    # every step in place in it: -2*(x.r) + |x|^2, then + |r|^2 (_add_ints); all exact (module doc)
+    d = np.dot(np.frombuffer(rows, dtype=np.int8, count=count * dim).reshape((count, dim)),
+               np.frombuffer(q, dtype=np.int8, count=dim))
+    d *= _C_M2
     d += qnorm
-    dots = np.dot(m, np.frombuffer(q, dtype=np.int8, count=dim))
-    dots *= -2.0
-    d += dots
+    _add_ints(d, norms, count)
     return d
 
 
@@ -115,28 +136,46 @@ def sqdist(q, qnorm, rows, norms, count, dim, out):
 
 
 def _topk(d, lab, count, k, ncls, top, fill, skip):
-    # per class: its distances (boolean mask), sorted in C, the first k into top via one float
-    # array of k*ncls written back once
-    t = np.zeros(k * ncls, dtype=np.float)
-    lv = np.frombuffer(lab, dtype=np.uint8, count=count)
-    cskip = lab[skip] if 0 <= skip < count else -1
-    for c in range(ncls):
-        if ncls == 1 and cskip < 0:
-            s = d  # the whole set (the anomaly score): sort the distances in place
-        else:
-            m = lv == c
-            if c == cskip:
-                m[skip] = 0
-            s = d[m]
-        n = len(s)
-        if n > 1:
-            s.sort()
-        if n > k:
-            n = k
+    # d: the count distances as a float array (consumed). No loop over rows, no array per class,
+    # no array of count indices for take() (ulab makes a transient copy of them, 8 B each on a
+    # 64-bit port). The row left out gets distance 2**25, last of its class. One class: d sorted
+    # in place. Several: r = each row's rank by distance (argsort of argsort: a permutation of
+    # uint16, no ties), then the rows sorted by the key class + r * 2**-16 (exact: 24 bits,
+    # r < 65536, class < 256), so each class's rows come together, nearest first; bincount
+    # gives where each class starts, and the first k of each are taken. top is the scratch for
+    # those positions.
+    cs = -1
+    if 0 <= skip < count:
+        cs = lab[skip]
+        d[skip] = _FAR
+    if ncls == 1:
+        d.sort()
+        n = count - 1 if cs == 0 else count
+        n = n if n < k else k
+        fill[0] = n
         if n:
-            t[c * k:c * k + n] = s[:n]
+            _floats_to_ints(d[:n], top, n)
+        return
+    lv = np.frombuffer(lab, dtype=np.uint8, count=count)
+    key = np.array(np.argsort(np.argsort(d, axis=0), axis=0), dtype=np.float)
+    key *= _C_INV
+    key += lv
+    o = np.argsort(key, axis=0)     # rows, class by class, nearest first
+    key = None
+    cnt = np.bincount(lv, minlength=ncls).tobytes()  # uint16 counts, read as bytes
+    s = 0
+    for c in range(ncls):
+        b = s
+        n = cnt[2 * c] | cnt[2 * c + 1] << 8
+        s += n
+        if c == cs:
+            n -= 1
+        n = n if n < k else k
         fill[c] = n
-    _floats_to_ints(t, top, k * ncls)
+        for j in range(k):
+            top[c * k + j] = b + j if j < n else 0
+    m = k * ncls
+    _floats_to_ints(np.take(d, np.take(o, np.frombuffer(top, dtype=np.uint16, count=2 * m)[0::2])), top, m)
 
 
 def class_topk(dist, lab, count, k, ncls, top, fill, skip=-1):
@@ -144,7 +183,9 @@ def class_topk(dist, lab, count, k, ncls, top, fill, skip=-1):
         fill[c] = 0
     if count == 0:
         return
-    _topk(_ints_to_floats(dist, count), lab, count, k, ncls, top, fill, skip)
+    f = np.zeros(count, dtype=np.float)
+    _add_ints(f, dist, count)
+    _topk(f, lab, count, k, ncls, top, fill, skip)
 
 
 def knn_topk(q, qnorm, rows, norms, count, dim, lab, k, ncls, top, fill, skip=-1, dist=None):
@@ -158,66 +199,8 @@ def knn_topk(q, qnorm, rows, norms, count, dim, lab, k, ncls, top, fill, skip=-1
     _topk(_dists(q, qnorm, rows, norms, count, dim), lab, count, k, ncls, top, fill, skip)
 
 
-def _prepare_conv(layer):
-    # weights as (O, C*K): the taps k of every channel are the strided columns k::K
-    n = layer.n_out
-    w = np.frombuffer(layer.w, dtype=np.int8).reshape((n, layer.n_in))
-    add = np.zeros((n, 1), dtype=np.float)
-    scale = np.zeros((n, 1), dtype=np.float)
-    for i in range(n):
-        k = layer.shift[i]
-        add[i, 0] = layer.bias[i] + ((1 << (k - 1)) if k else 0)
-        scale[i, 0] = 1.0 / (1 << k)
-    layer.cache = (w, add, scale)
-    return layer.cache
-
-
-def conv1d(layer, x, y):
-    # one dot per kernel tap j: W[:, :, j] (O, C) times the strided view x[:, j::S] (C, L_out).
-    # Starting from bias + rounding and adding taps keeps every partial sum a partial sum of
-    # the row, below 2**24 (kernels.py): exact in float32 and float64.
-    w, add, scale = layer.cache or _prepare_conv(layer)
-    kk = layer.kernel
-    st = layer.stride
-    span = (layer.out_len - 1) * st + 1
-    xs = np.frombuffer(x, dtype=np.int8, count=layer.in_ch * layer.in_len).reshape((layer.in_ch, layer.in_len))
-    acc = add
-    for j in range(kk):
-        acc = acc + np.dot(w[:, j::kk], xs[:, j:j + span:st])
-    acc = np.clip(np.floor(acc * scale), layer.lo, 127)
-    y[:layer.n_out * layer.out_len] = np.array(acc, dtype=np.int8).tobytes()
-
-
-def _pool_view(layer, x):
-    return np.frombuffer(x, dtype=np.int8, count=layer.n_in).reshape((layer.channels, layer.in_len))
-
-
-def maxpool(layer, x, y):
-    # one maximum per position j in the window over the strided view x[:, j::P] (C, L_out);
-    # comparisons only, so nothing can round
-    p = layer.size
-    if p == 1:
-        y[:layer.n_out] = memoryview(x)[:layer.n_out]
-        return
-    span = (layer.out_len - 1) * p + 1
-    xs = _pool_view(layer, x)
-    m = np.maximum(xs[:, 0:span:p], xs[:, 1:1 + span:p])
-    for j in range(2, p):
-        m = np.maximum(m, xs[:, j:j + span:p])
-    y[:layer.n_out] = np.array(m, dtype=np.int8).tobytes()
-
-
-def avgpool(layer, x, y):
-    # window sums in float (|s| <= 128*P, exact), then floor((2s + P) / 2P). The quotient
-    # a/b (a = 2s + P, b = 2P, both exact integers below 2**24) is correctly rounded by the
-    # division: it is an integer (then exact) or at least 1/b >= 2**-13 from one (P <= 4096),
-    # while |a/b| <= 128.5 is rounded by at most half an ulp, 2**-17 in float32: floor() of
-    # the float equals the exact floor in float32 and float64 alike.
-    p = layer.size
-    span = (layer.out_len - 1) * p + 1
-    xs = _pool_view(layer, x)
-    acc = np.array(xs[:, 0:span:p], dtype=np.float)
-    for j in range(1, p):
-        acc = acc + xs[:, j:j + span:p]
-    z = np.floor((acc * 2 + p) / (2 * p))
-    y[:layer.n_out] = np.array(z, dtype=np.int8).tobytes()
+def __getattr__(name):
+    # conv1d, maxpool, avgpool: in kernels_ulab_conv.py, loaded by a model's first conv or pool
+    # layer (a dense-only model never holds their code)
+    from . import kernels_ulab_conv
+    return getattr(kernels_ulab_conv, name)

@@ -275,8 +275,8 @@ def fit_96k(backend, tmp, interpreter=None):
     pipeline's real peak need, fragmentation included."""
     res = fit_run(backend, tmp, "96K", interpreter)
     if not res["fits"]:
-        # how far off: the smallest heap (16K steps up to 256K) it runs in
-        for kb in range(112, 257, 16):
+        # how far off: the smallest heap (4K steps up to 256K) it runs in
+        for kb in range(100, 257, 4):
             if fit_run(backend, tmp, "%dK" % kb, interpreter)["fits"]:
                 res["min_heap_kb"] = kb
                 break

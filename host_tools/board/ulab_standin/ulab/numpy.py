@@ -833,6 +833,29 @@ def argsort(a, axis=None):
     return _fresh(out, "H")
 
 
+def take(a, indices, axis=None):
+    """The elements of a at the indices (an unsigned integer array), a's dtype; flattened, as
+    ulab 6.12 does without an axis."""
+    if axis is not None:
+        raise _nyi("take with an axis")
+    if not isinstance(indices, ndarray) or indices._kind not in ("B", "H"):
+        raise _nyi("take with indices other than a uint8/uint16 array")
+    flat = a._a.reshape(-1)
+    idx = indices._a.reshape(-1).astype(_np.int64)
+    if idx.size and idx.max() >= flat.size:
+        raise ValueError("index out of range")
+    return _fresh(flat[idx].copy(), a._kind, a._bool)
+
+
+def bincount(x, minlength=None):
+    """Counts of each value of an unsigned integer array, uint16 (no weights), as ulab 6.12."""
+    if not isinstance(x, ndarray) or x._kind not in ("B", "H") or x._bool:
+        raise _nyi("bincount of anything but a uint8/uint16 array")
+    v = x._a.reshape(-1).astype(_np.int64)
+    n = builtins.max(int(v.max()) + 1 if v.size else 0, minlength or 0)
+    return _fresh(_wrap(list(_np.bincount(v, minlength=n)), "H"), "H")
+
+
 def _ufunc(fn):
     def apply(a):
         if isinstance(a, ndarray):
