@@ -61,7 +61,7 @@ x = bytes(256)
 y = bytearray(64)
 t = time.ticks_us()
 for _ in range(200):
-    kernels_viper._dense(w, bias, sh, x, y, 256, 64, -128)
+    kernels_viper._dense(w, x, 0, bias, sh, y, 256, 64, -128)
 mac_us = time.ticks_diff(time.ticks_us(), t) / (200 * 256 * 64)
 for b, (spent, samples, frames, held) in out.items():
     print(b, spent, samples, frames, held)
