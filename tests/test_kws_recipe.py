@@ -166,9 +166,10 @@ def test_negatives_are_drawn_from_the_training_windows_only(corpus):
     assert views.shape == (60, kws.MELS, kws.FRAMES)
 
 
-def test_smoke_training_with_negatives(corpus, tmp_path):
+@pytest.mark.parametrize("variant", [dict(neg=0), dict(negclass=1)])   # without negatives; all one class
+def test_smoke_training_of_the_variants_tried(corpus, tmp_path, variant):
     pytest.importorskip("torch", reason="the [train] extra (PyTorch) is not installed")
-    path = str(tmp_path / "neg.tem")
-    kws.run(path, smoke=True, log=lambda *_: None, recipe=dict(kws.RECIPE, **kws.NEGATIVES))
+    path = str(tmp_path / "v.tem")
+    kws.run(path, smoke=True, log=lambda *_: None, recipe=dict(kws.RECIPE, **variant))
     m = modelfile.read(path)
     assert m["in_dim"] == kws.MELS * kws.FRAMES
