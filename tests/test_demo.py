@@ -65,4 +65,6 @@ def test_demo_voice_part(tmp_path):
     v = s["voice"]
     assert s["ok"] and v["takes"] == 3 and v["takes_equal"] and v["hits_equal"], v
     assert v["frames"] > 1000 and 0 < v["peak_heap"] < 190 * 1024
-    assert v["detected"] == v["targets"] == 3 and v["false_accepts"] == 0, v   # this one stream, seeded
+    # this one stream, seeded, at the model's rule (unknown_dist 1500, chosen for at most 1 false
+    # accept an hour on validation voices: it misses 1 of the 3)
+    assert v["targets"] == 3 and v["detected"] == 2 and v["false_accepts"] == 0, v

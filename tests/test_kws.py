@@ -70,9 +70,39 @@ def test_a_longer_take_ends_the_window_and_a_take_over_frames_minus_hang_is_refu
         assert sp.refused == "long"
 
 
+class _Scripted:
+    """A model and learner whose classifications follow a script (one label per window)."""
+
+    def __init__(self, labels):
+        self.labels = list(labels)
+        self.in_dim = FRAMES * MELS
+        self.knn = self
+
+    def embed(self, window):
+        return b""
+
+    def classify(self, embedding=None):
+        self.nearest = 0
+        return self.labels.pop(0), 0, 0
+
+
+@pytest.mark.parametrize("confirm, want", [(1, [2, 4, 7, 10]), (2, [5, 8]), (3, [6])])
+def test_a_hit_needs_confirm_classifications_in_a_row(confirm, want):
+    script = [None, "a", None, "a", "a", "a", "b", "b", None, "b", "b" if confirm == 1 else None]
+    fake = _Scripted(script)
+    sp = kws.Spotter(fake, fake, FRAMES, MELS, every=1, refractory=0, confirm=confirm)
+    hits = []
+    for i in range(FRAMES - 1 + len(script)):
+        if sp.step(bytes(MELS)) is not None:
+            hits.append(sp.n - FRAMES + 1)     # which classification fired
+    assert hits == want
+
+
 def test_bad_settings_and_frames_are_refused():
     with pytest.raises(InputError, match="frames too short"):
         kws.Spotter(None, None, 10, MELS)
+    with pytest.raises(InputError, match="confirm"):
+        kws.Spotter(None, None, FRAMES, MELS, confirm=0)
     sp = kws.Spotter(None, None, FRAMES, MELS)
     with pytest.raises(InputError, match="frame has 7 values, expected 8"):
         sp.push(bytes(7))
@@ -114,7 +144,7 @@ d = sys.argv[1]
 FRAMES, MELS = %d, %d
 m = model.load(d + "/kws.tem")
 L = learner.Learner(m, d + "/learned-" + sys.argv[2], k=1, capacity=20)
-sp = kws.Spotter(m, L, FRAMES, MELS, every=2)
+sp = kws.Spotter(m, L, FRAMES, MELS, every=2, confirm=int(sys.argv[3]))
 for name in ("alpha", "bravo"):
     with open(d + "/" + name + ".bin", "rb") as f:
         x = f.read()
@@ -134,13 +164,15 @@ print("labels", L.labels())
 """ % (FRAMES, MELS)
 
 
-def test_enroll_by_takes_then_detect_in_cpython_and_micropython(tmp_path):
+@pytest.mark.parametrize("confirm", [1, 2])
+def test_enroll_by_takes_then_detect_in_cpython_and_micropython(tmp_path, confirm):
     _scenario(tmp_path)
     script = tmp_path / "kws_run.py"
     script.write_text(SCRIPT)
-    cp = subprocess.run([sys.executable, str(script), str(tmp_path), "cp"], capture_output=True, text=True, timeout=120)
+    cp = subprocess.run([sys.executable, str(script), str(tmp_path), "cp", str(confirm)], capture_output=True,
+                        text=True, timeout=120)
     assert cp.returncode == 0, cp.stderr
-    mp = mpy.run(str(script), heap="96K", args=(str(tmp_path), "mp"))
+    mp = mpy.run(str(script), heap="96K", args=(str(tmp_path), "mp", str(confirm)))
     assert mp.returncode == 0, mp.stderr
     assert mp.stdout == cp.stdout
     lines = cp.stdout.splitlines()

@@ -54,3 +54,20 @@ def test_one_stream_end_to_end(tmp_path):
 def test_refuses_a_split_other_than_validation_or_test(tmp_path):
     with pytest.raises(DataError, match="validation or test"):
         kws_eval.evaluate(_model(tmp_path), split="train")
+
+
+def test_choose_takes_the_most_detections_within_the_false_accept_limit_ties_to_the_tighter():
+    def row(rule, c, det, fa, relabel=False):
+        return {"rule": rule, "confirm": c, "detected": det, "fa_per_hour": fa, "relabel": relabel}
+    rows = [row("unknown_dist 1000", 1, 10, 0.0), row("unknown_dist 2000", 1, 30, 0.0), row("unknown_dist 2000", 2, 30, 0.0),
+            row("unknown_dist 3000", 2, 30, 0.5), row("unknown_dist 4000", 1, 50, 5.6),
+            row("unknown_dist 5000", 1, 60, 0.0, relabel=True), row("unknown_pct 150", 1, 59, 0.0)]
+    best = kws_eval.choose(rows)
+    assert (best["rule"], best["confirm"]) == ("unknown_dist 2000", 2)
+    assert kws_eval.choose([row("unknown_dist 4000", 1, 50, 5.6)]) is None
+
+
+def test_choose_refuses_the_test_voices(capsys):
+    from host_tools import cli
+    assert cli.main(["kws-eval", "--choose", "--final-test"]) == 2
+    assert "never on the test voices" in capsys.readouterr().err

@@ -148,3 +148,28 @@ def test_shipped_model_size_and_cost_as_readme_states():
     side = json.load(open(speech_eval.DEFAULT_MODEL + ".json"))
     assert side["synthetic"] is True and side["frontend"]["offset"] == kws.OFFSET
     assert side["train"] == kws.RECIPE and side["arch"] == kws.ARCH   # the shipped file is this recipe's
+    assert (side["unknown_dist"], side["confirm"]) == (kws.RULE["unknown_dist"], kws.RULE["confirm"])
+    from host_tools.evaluate import kws_eval
+    st = kws_eval.settings(speech_eval.DEFAULT_MODEL)                 # what kws-eval and the demo run
+    assert (st["unknown_dist"], st["confirm"]) == (kws.RULE["unknown_dist"], kws.RULE["confirm"])
+
+
+def test_negatives_are_drawn_from_the_training_windows_only(corpus):
+    X, y, voice = kws.train_windows(slack=24, progress=None, voices=True)
+    assert X.shape == (12, kws.MELS, kws.FRAMES + 48) and len(voice) == len(y) == 12
+    assert all(0 <= v < len(speech.voice_split()["train"]) for v in voice)
+    N, at = kws.negatives(np.random.default_rng(0), X, voice, 60, off=(22, 44), straddle=16)
+    assert N.shape == (60, kws.MELS, kws.FRAMES + 48) and N.dtype == np.int8 and at.shape == (60,)
+    off = np.abs(at)
+    assert np.all((off == 0) | (off <= 16) | ((off >= 22) & (off <= 44)))
+    views = kws.Augment(np.random.default_rng(1), **kws.RECIPE)(N, at)
+    assert views.shape == (60, kws.MELS, kws.FRAMES)
+
+
+@pytest.mark.parametrize("variant", [dict(neg=0), dict(negclass=1)])   # without negatives; all one class
+def test_smoke_training_of_the_variants_tried(corpus, tmp_path, variant):
+    pytest.importorskip("torch", reason="the [train] extra (PyTorch) is not installed")
+    path = str(tmp_path / "v.tem")
+    kws.run(path, smoke=True, log=lambda *_: None, recipe=dict(kws.RECIPE, **variant))
+    m = modelfile.read(path)
+    assert m["in_dim"] == kws.MELS * kws.FRAMES

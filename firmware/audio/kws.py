@@ -20,9 +20,9 @@ frames - hang is dropped (sp.refused = "long"; no new take starts before the spe
 take's middle fill its second half (centred), or at once for a take longer than frames - 2*hang
 (then it ends `hang` frames after the take).
 
-Listening (step): a hit is a label (not unknown) that the previous classification did not give
-(a word fires when it appears, not for every window it stays in), with no hit in the last
-`refractory` frames (default `frames`);
+Listening (step): a hit is a label (not unknown) given by `confirm` classifications in a row
+(default 1) and not by the one before them (a word fires once when it appears, not for every
+window it stays in), with no hit in the last `refractory` frames (default `frames`);
 sp.last keeps (label, score, nearest, margin) of the latest classification for selflabel.NearMiss.
 """
 from ..ints import err
@@ -30,11 +30,13 @@ from ..ints import err
 
 class Spotter:
     def __init__(self, model, learner, frames, n_mels=40, every=4, refractory=None, margin=None, min_on=4,
-                 hang=8):
+                 hang=8, confirm=1):
         if model is not None and model.in_dim != frames * n_mels:
             raise err("InputError", "model reads %d values, not %d x %d" % (model.in_dim, n_mels, frames))
         if frames < 2 * hang + min_on or every < 1:
             raise err("InputError", "frames too short for hang and min_on")
+        if confirm < 1:
+            raise err("InputError", "confirm must be at least 1")
         self.model = model
         self.learner = learner
         self.frames = frames
@@ -44,6 +46,7 @@ class Spotter:
         self.margin = 8 * n_mels if margin is None else margin
         self.min_on = min_on
         self.hang = hang
+        self.confirm = confirm
         self.ring = bytearray(frames * n_mels)
         self.win = bytearray(frames * n_mels)
         self._r = memoryview(self.ring)
@@ -61,6 +64,7 @@ class Spotter:
         self.refused = None   # why the last take was dropped ("short", "long"), else None
         self.last_hit = -1 << 30
         self.held = None      # the label of the last classification (a word fires when it appears)
+        self.run = 0          # classifications in a row that gave it
         self.last = None
 
     def push(self, frame):
@@ -144,9 +148,10 @@ class Spotter:
         emb = self.model.embed(self.window())
         label, score, margin = self.learner.classify(embedding=emb)
         self.last = (label, score, self.learner.knn.nearest, margin)
-        held = self.held
+        run = self.run + 1 if label == self.held else 1
         self.held = label
-        if label is None or label == held or n - self.last_hit <= self.refractory:
+        self.run = run if run <= self.confirm else self.confirm + 1
+        if label is None or run != self.confirm or n - self.last_hit <= self.refractory:
             return None
         self.last_hit = n
         return label, score, margin

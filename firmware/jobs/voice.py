@@ -5,8 +5,11 @@ import gc
 import time
 
 
-def run(model_path, takes, stream, frames, mels, offset, speed=1, label="word", store="/voice", pct=150):
-    """Prints "take N" for each take enrolled (N: its frame count), "hit N LABEL SCORE" for each
+def run(model_path, takes, stream, frames, mels, offset, speed=1, label="word", store="/voice", pct=150, dist=None,
+        confirm=1):
+    """The model's unknown rule (pct, or a fixed squared distance dist set once the takes are
+    enrolled) and hit rule (confirm: classifications in a row), as its .json sidecar gives them.
+    Prints "take N" for each take enrolled (N: its frame count), "hit N LABEL SCORE" for each
     detection, then "done FRAMES US_PER_FRAME PEAK_HEAP"."""
     from .. import model, learner
     from ..audio import kws, logmel, wav
@@ -15,7 +18,7 @@ def run(model_path, takes, stream, frames, mels, offset, speed=1, label="word", 
     gc.collect()
     m = model.load(model_path)  # the big buffers first, each in one piece
     fe = logmel.LogMel(offset=offset)
-    sp = kws.Spotter(m, None, frames, mels)
+    sp = kws.Spotter(m, None, frames, mels, confirm=confirm)
     L = sp.learner = learner.Learner(m, store, k=1, capacity=20, unknown_pct=pct)
     buf = array.array("h", bytes(2 * fe.hop))
     gc.collect()
@@ -23,6 +26,8 @@ def run(model_path, takes, stream, frames, mels, offset, speed=1, label="word", 
     frames_seen = 0
     busy = 0
     for path, listening in ((takes, False), (stream, True)):
+        if listening and dist:
+            L.set_threshold(dist)
         mic = wav.WavMic(path, speed=speed)
         fe.reset()
         sp.reset()

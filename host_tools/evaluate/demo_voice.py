@@ -52,8 +52,9 @@ def run(b, fs_put, speed, log, model_path=MODEL):
     log("voice: %s says %r three times, then %d words (%.0f s of SYNTHETIC speech, x%g) into the board's mic..."
         % (voice, WORD, 12, seconds, speed))
     t = time.time()
-    out = b.exec("from tinyenroll.jobs import voice\nvoice.run('/keyword.tem', '/takes.wav', '/stream.wav', %d, %d, %d, %r, %r, pct=%d)"
-                 % (st["frames"], st["mels"], st["offset"], speed, WORD, st["unknown_pct"]), "voice",
+    out = b.exec("from tinyenroll.jobs import voice\nvoice.run('/keyword.tem', '/takes.wav', '/stream.wav', %d, %d, %d, %r, %r, pct=%d, "
+                 "dist=%r, confirm=%d)" % (st["frames"], st["mels"], st["offset"], speed, WORD, st["unknown_pct"],
+                                         st["unknown_dist"], st["confirm"]), "voice",
                  quiet=seconds / speed + 30, total=2 * seconds / speed + 120)
     wall = time.time() - t
     board_takes, board_hits, done = [], [], None

@@ -28,6 +28,12 @@ from ..oracle.errors import DataError
 STREAM_WORDS = 40     # words spoken in a stream after the enrollment takes
 TARGETS = 5           # of which the enrolled word
 GAP = (0.3, 1.5)      # seconds of background between words
+# `--choose`: the grid of rules tried and the rule that picks one, fixed before looking at results:
+# the most targets detected with at most FA_MAX false accepts per hour of stream (no relabelling);
+# ties go to the tighter rule (smaller distance, then more classifications in a row)
+CHOOSE_DISTS = (500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000)
+CHOOSE_CONFIRMS = (1, 2, 3)
+FA_MAX = 1.0
 
 
 def settings(model_path):
@@ -41,7 +47,7 @@ def settings(model_path):
     fe = info.get("frontend", info)  # the kws recipe's sidecar keeps them under "frontend"
     return {"frames": int(fe.get("frames", 64)), "mels": int(fe.get("n_mels", fe.get("mels", logmel.N_MELS))),
             "offset": int(fe.get("offset", logmel.OFFSET)), "unknown_pct": int(info.get("unknown_pct", 150)),
-            "unknown_dist": info.get("unknown_dist")}
+            "unknown_dist": info.get("unknown_dist"), "confirm": int(info.get("confirm", 1))}
 
 
 def _voice_takes(voice, words, rng):
@@ -55,7 +61,7 @@ def _voice_takes(voice, words, rng):
 
 def build_stream(voice, target, others, rng, n_words=STREAM_WORDS, n_targets=TARGETS):
     """(enrollment takes [int16], stream int16, [(start, end) sample spans of the targets]) for
-    one voice in one room at one noise level."""
+    one voice in one room at one noise level; the takes are consecutive pieces of one recording."""
     words = [target] * 3 + [target] * n_targets + list(rng.choice(others, n_words - n_targets))
     order = [0, 1, 2] + list(3 + rng.permutation(n_words))
     clips = _voice_takes(voice, [words[i] for i in order], rng)
@@ -80,10 +86,12 @@ def build_stream(voice, target, others, rng, n_words=STREAM_WORDS, n_targets=TAR
         y = y + speech.colored_noise(rng, y.size, noise_kind) * level * 10 ** (-snr / 20)
         return np.clip(np.round(y), -32768, 32767).astype(np.int16), spans
 
-    takes = []
-    for x in clips[:3]:
-        t, _ = place([x], [0.5])
-        takes.append(t)
+    # the takes are one recording, as the board hears them (one noise, no seams; three recordings
+    # put end to end gave the endpointer a step in the noise at each seam, a spurious take), cut
+    # between the takes
+    rec, tspans = place(clips[:3], [0.5, 1.0, 1.0])
+    cuts = [0] + [(tspans[k][1] + tspans[k + 1][0]) // 2 for k in range(2)] + [rec.size]
+    takes = [rec[cuts[k]:cuts[k + 1]] for k in range(3)]
     stream, spans = place(clips[3:], rng.uniform(GAP[0], GAP[1], n_words))
     is_target = [words[i] == target for i in order[3:]]
     return takes, stream, [s for s, t in zip(spans, is_target) if t]
@@ -119,19 +127,23 @@ def prepare(model, st, takes, stream):
     return {"takes": tf, "stream": sf, "embs": embs, "dim": dim}
 
 
-def run_stream(model, st, takes, stream, spans, store, relabel=False, prep=None, pct=None, dist=None):
+def run_stream(model, st, takes, stream, spans, store, relabel=False, prep=None, pct=None, dist=None, confirm=None):
     """As the board runs it: the takes one after another as one stream (enrolling each take the
     spotter endpoints), then the stream (listening), with unknown_pct `pct` (default the model's)
-    or, with dist, a fixed unknown threshold (the learner's set_threshold).
+    or, with dist, a fixed unknown threshold (the learner's set_threshold; with neither, the model's
+    unknown_dist if its sidecar has one), and the spotter's hit
+    rule `confirm` (classifications in a row; default the model's).
     Returns None if no take was endpointed, else {"takes": [frame count at each enrollment],
     "hits": [(frame count, label, score)], "found": targets detected, "false": false accepts}."""
     from tinyenroll import learner, selflabel
     from tinyenroll.audio import kws
     prep = prep or prepare(model, st, takes, stream)
+    if pct is None and dist is None:
+        dist = st.get("unknown_dist")   # the model's rule: its fixed threshold if it has one
     frames, mels = st["frames"], st["mels"]
     dim = prep["dim"]
     L = learner.Learner(None, store, dim=dim, k=1, capacity=20, unknown_pct=pct or st["unknown_pct"])
-    sp = kws.Spotter(None, L, frames, mels)
+    sp = kws.Spotter(None, L, frames, mels, confirm=confirm or st["confirm"])
     enrolled = []
     for row in prep["takes"]:
         w = sp.take(row.tobytes())
@@ -179,10 +191,11 @@ def score(hits, spans, frames):
 
 
 def evaluate(model_path, split="validation", n_streams=12, seed=0, relabel=(False, True), log=print, tmp=None,
-             pcts=None, dists=None):
+             pcts=None, dists=None, confirms=None):
     """Detection rate and false accepts per hour over n_streams streams of the split's voices, for
     each unknown rule: unknown_pct in pcts, fixed threshold in dists (default: the model's rule,
-    its unknown_dist if it has one, else its unknown_pct)."""
+    its unknown_dist if it has one, else its unknown_pct), and each hit rule in confirms
+    (classifications in a row; default the model's `confirm`, else 1)."""
     if split not in ("validation", "test"):
         raise DataError("kws-eval runs on validation or test voices, not %r" % split)
     import tempfile
@@ -200,7 +213,8 @@ def evaluate(model_path, split="validation", n_streams=12, seed=0, relabel=(Fals
     voices = speech.voice_split()[split]
     rng = np.random.default_rng([seed, 1 if split == "test" else 0])
     novel, base = list(speech.NOVEL), list(speech.BASE)
-    keys = [(rule, r) for rule in rules for r in relabel]
+    confirms = list(confirms or [st["confirm"]])
+    keys = [(rule, c, r) for rule in rules for c in confirms for r in relabel]
     out = {k: {"targets": 0, "detected": 0, "false": 0, "seconds": 0.0} for k in keys}
     tmp = tmp or tempfile.mkdtemp(prefix="kws-eval-")
     for i in range(n_streams):
@@ -208,24 +222,35 @@ def evaluate(model_path, split="validation", n_streams=12, seed=0, relabel=(Fals
         target = novel[i % len(novel)]
         takes, stream, spans = build_stream(voice, target, [w for w in novel + base if w != target], rng)
         prep = prepare(model, st, takes, stream)
-        for j, ((kind, v), r) in enumerate(keys):
+        for j, ((kind, v), c, r) in enumerate(keys):
             res = run_stream(model, st, takes, stream, spans, os.path.join(tmp, "s%d-%d" % (i, j)), r, prep,
-                             v if kind == "pct" else None, v if kind == "dist" else None)
-            o = out[((kind, v), r)]
+                             v if kind == "pct" else None, v if kind == "dist" else None, c)
+            o = out[((kind, v), c, r)]
             o["targets"] += len(spans)
             o["seconds"] += stream.size / float(speech.RATE)
             if res is not None:
                 o["detected"] += res["found"]
                 o["false"] += res["false"]
         log("stream %d (%s, %r): %s" % (i, voice, target, ", ".join(
-            "%s %d%s %d/%d fa %d" % (k[0][0], k[0][1], "+relabel" if k[1] else "", out[k]["detected"], out[k]["targets"],
-                                    out[k]["false"]) for k in keys)))
+            "%s %d c%d%s %d/%d fa %d" % (k[0][0], k[0][1], k[1], "+relabel" if k[2] else "", out[k]["detected"],
+                                        out[k]["targets"], out[k]["false"]) for k in keys)))
     rows = []
-    for ((kind, v), r), o in out.items():
+    for ((kind, v), c, r), o in out.items():
         o["rate"] = o["detected"] / float(o["targets"]) if o["targets"] else 0.0
         o["fa_per_hour"] = o["false"] * 3600.0 / o["seconds"] if o["seconds"] else 0.0
-        rows.append(dict(o, rule="%s %d" % ("unknown_pct" if kind == "pct" else "unknown_dist", v), relabel=r))
+        rows.append(dict(o, rule="%s %d" % ("unknown_pct" if kind == "pct" else "unknown_dist", v), confirm=c,
+                         relabel=r))
     return {"split": split, "streams": n_streams, "seed": seed, "synthetic": True, "settings": st, "rows": rows}
+
+
+def choose(rows, fa_max=FA_MAX):
+    """The row the --choose rule picks among rows without relabelling (a fixed unknown_dist each):
+    the most detections with fa_per_hour <= fa_max, ties to the smaller distance, then the larger
+    confirm; None when no row keeps to fa_max."""
+    ok = [o for o in rows if not o["relabel"] and o["fa_per_hour"] <= fa_max and o["rule"].startswith("unknown_dist")]
+    if not ok:
+        return None
+    return max(ok, key=lambda o: (o["detected"], -int(o["rule"].split()[1]), o["confirm"]))
 
 
 def add_arguments(p):
@@ -237,6 +262,12 @@ def add_arguments(p):
                    "leave-one-out distance (default: the model's unknown_pct)")
     p.add_argument("--dist", default=None, help="fixed unknown thresholds to try (squared int8 distances), "
                    "comma-separated")
+    p.add_argument("--confirm", default=None, help="hit rules to try: classifications in a row a word needs "
+                   "(the spotter's confirm), comma-separated (default: the model's, else 1)")
+    p.add_argument("--choose", action="store_true", help="try every rule of the fixed grid (unknown_dist %s x "
+                   "confirm %s) and print the one the rule picks: the most detections with at most %g false "
+                   "accept per hour, ties to the tighter" % (",".join(map(str, CHOOSE_DISTS)),
+                                                              ",".join(map(str, CHOOSE_CONFIRMS)), FA_MAX))
     p.add_argument("--final-test", action="store_true", help="run on the TEST voices (report once, as it comes out); "
                    "without it: validation voices")
     p.add_argument("--json", action="store_true", help="print the results as JSON only")
@@ -248,20 +279,37 @@ def run(args):
     try:
         pcts = [int(v) for v in args.pct.split(",")] if args.pct else None
         dists = [int(v) for v in args.dist.split(",")] if args.dist else None
+        confirms = [int(v) for v in args.confirm.split(",")] if args.confirm else None
     except ValueError:
-        raise DataError("--pct and --dist take comma-separated integers, got %r %r" % (args.pct, args.dist)) from None
+        raise DataError("--pct, --dist and --confirm take comma-separated integers, got %r %r %r"
+                        % (args.pct, args.dist, args.confirm)) from None
+    if confirms and min(confirms) < 1:
+        raise DataError("--confirm takes integers of 1 or more")
+    relabel = (False, True)
+    if args.choose:
+        if args.final_test:
+            raise DataError("--choose chooses on validation voices, never on the test voices")
+        pcts, dists, confirms, relabel = None, list(CHOOSE_DISTS), list(CHOOSE_CONFIRMS), (False,)
     split = "test" if args.final_test else "validation"
     if args.model is None:
         args.model = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "kws.tem")
     log = (lambda *a: None) if args.json else print
-    res = evaluate(args.model, split, args.streams, args.seed, log=log, pcts=pcts, dists=dists)
+    res = evaluate(args.model, split, args.streams, args.seed, relabel=relabel, log=log, pcts=pcts, dists=dists,
+                   confirms=confirms)
+    if args.choose:
+        best = choose(res["rows"])
+        res["chosen"] = best and {"unknown_dist": int(best["rule"].split()[1]), "confirm": best["confirm"]}
     if args.json:
         print(json.dumps(res, indent=1))
         return 0
     print("SYNTHETIC speech (eSpeak NG), %s voices, %d streams, seed %d: one novel word enrolled from 3 takes "
           "by the stream's voice, then %d words with it %d times" % (split, args.streams, args.seed, STREAM_WORDS, TARGETS))
     for o in res["rows"]:
-        print("  %-18s %-8s detected %d/%d (%.1f %%), %d false accepts in %.1f min = %.1f per hour"
-              % (o["rule"], "relabel" if o["relabel"] else "plain", o["detected"], o["targets"], 100 * o["rate"],
+        print("  %-18s confirm %d %-8s detected %d/%d (%.1f %%), %d false accepts in %.1f min = %.1f per hour"
+              % (o["rule"], o["confirm"], "relabel" if o["relabel"] else "plain", o["detected"], o["targets"], 100 * o["rate"],
                  o["false"], o["seconds"] / 60, o["fa_per_hour"]))
+    if args.choose:
+        print("chosen (the most detections with at most %g false accept per hour, ties to the tighter): %s"
+              % (FA_MAX, "none keeps to it" if res["chosen"] is None else
+                 "unknown_dist %(unknown_dist)d, confirm %(confirm)d" % res["chosen"]))
     return 0
