@@ -5,6 +5,7 @@ Modules, each with one job (imports point down this list's layers: errors <- int
   ints           isqrt, int8 sign extension, the int8 input check, the bounded top-k step
   kernels        the integer arithmetic (dense, conv1d, pools, l2norm, sqdist, class_topk), backend selection
   kernels_ulab   the ulab backend (boards with ulab built in)
+  kernels_ulab_conv  its conv1d and pools (loaded at their first use)
   kernels_viper  the viper backend (machine code on MicroPython)
   kernels_plain  the plain-Python backend, the reference rule as loops (runs anywhere)
   model          load and check a model file (CRC, shapes, overflow bounds), compute embeddings
