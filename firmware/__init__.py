@@ -7,6 +7,7 @@ Modules, each with one job (imports point down this list's layers: errors <- int
   kernels_ulab   the ulab backend (boards with ulab built in)
   kernels_ulab_conv  its conv1d and pools (loaded at their first use)
   kernels_viper  the viper backend (machine code on MicroPython)
+  kernels_viper_conv  its conv1d and pools (loaded at their first use)
   kernels_plain  the plain-Python backend, the reference rule as loops (runs anywhere)
   model          load and check a model file (CRC, shapes, overflow bounds), compute embeddings
   frontend       a raw int16 sensor window -> the model's int8 input (resample, z-normalise)

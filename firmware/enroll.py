@@ -87,7 +87,7 @@ class Enroller:
         self._top = array.array("i", bytes(4 * (capacity // 10 + 2)))
         self._topk = array.array("i", bytes(4 * k * max_classes))
         self._fill = bytearray(max_classes)
-        self._sc = array.array("i", bytes(4 * (max_classes + 1)))  # _best: the scores + the runner-up's
+        self._sc = array.array("i", bytes(4 * (max_classes + 1)))  # class_best: the scores + the runner-up's
         self._q = bytearray(dim)
         self._one = array.array("i", [0])
         self.manual = None
@@ -214,42 +214,12 @@ class Enroller:
 
     def _search(self, emb):
         # the per-class scores of emb into self._sc, the runner-up's at [ncls]; returns the best
-        # class. The caller calibrates first (prototypes)
-        ncls = len(self.labels)
+        # class. The caller calibrates first (prototypes). Kept narrow, as classify: a Python
+        # function whose locals and stack pass 11 words takes its frame from the heap at every call
         if self.mode == "prototype":
-            kernels.sqdist(emb, kernels.sumsq(emb, self.dim), self.protos, self.pnorms, ncls, self.dim, self.dist)
-            return self._best(self.dist, None, 1, ncls)
-        return self._knn_best(emb, None, -1)
-
-    def _knn_best(self, q, qn, skip):
-        # per class, the floor mean of the k smallest distances from q (sumsq qn, or None) to
-        # its stored rows, row `skip` left out (leave-one-out); the backend's own function (no
-        # dispatch: a call this wide allocates its frame), distances and top-k in one call
-        kernels.CLASSIFY.knn_topk(q, qn, self.rows, self.norms, self.count, self.dim, self.lab, self.k,
-                                  len(self.labels), self._topk, self._fill, skip, self.dist)
-        return self._best(self._topk, self._fill, self.k, len(self.labels))
-
-    def _best(self, top, fill, k, ncls):
-        # sc[c] = floor mean of top[c*k:c*k+fill[c]] (fill None: one each), sc[ncls] = the
-        # smallest of the others (-1 if none); returns the first class with the smallest
-        sc = self._sc
-        best = runner = -1
-        for c in range(ncls):
-            n = fill[c] if fill is not None else 1
-            v = top[c * k]
-            for j in range(c * k + 1, c * k + n):
-                v += top[j]
-            if n != 1:
-                v //= n  # n is never 0: every class holds a row, and loo leaves one
-            sc[c] = v
-            if best < 0 or v < sc[best]:
-                if best >= 0:
-                    runner = sc[best]
-                best = c
-            elif runner < 0 or v < runner:
-                runner = v
-        sc[ncls] = runner
-        return best
+            kernels.sqdist(emb, kernels.sumsq(emb, self.dim), self.protos, self.pnorms, len(self.labels), self.dim, self.dist)
+            return class_best(self.dist, None, 1, len(self.labels), self._sc)
+        return (kernels.CLASSIFY.knn_best or knn_best)(self, emb, None, -1)
 
     def classify(self, emb):
         """(label or None for unknown, score, margin to the runner-up or None)."""
@@ -311,7 +281,7 @@ class Enroller:
                     if self.mode == "prototype":
                         v = self._loo_proto(i, members)
                     else:
-                        self._knn_best(self._row(i), self.norms[i], i)
+                        (kernels.CLASSIFY.knn_best or knn_best)(self, self._row(i), self.norms[i], i)
                         v = self._sc[c]
                     # the m largest scores are the m smallest of their negatives
                     filled = kernels.topk_insert(top, 0, filled, m, -v)
@@ -349,6 +319,39 @@ class Enroller:
         one[0] = kernels.sumsq(q, d)
         kernels.sqdist(self._row(i), self.norms[i], q, one, 1, d, self.dist)
         return self.dist[0]
+
+
+def knn_best(e, q, qn, skip):
+    """The Enroller e's k-NN search: knn_topk of q (sumsq qn, or None) over its store, row skip
+    left out, then class_best into e._sc; returns the best class. A backend may have its own
+    (kernels_viper: one machine-code call, no Python frame, which this many arguments would
+    take from the heap at every call)."""
+    b = kernels.CLASSIFY
+    b.knn_topk(q, qn, e.rows, e.norms, e.count, e.dim, e.lab, e.k, len(e.labels), e._topk, e._fill, skip, e.dist)
+    return class_best(e._topk, e._fill, e.k, len(e.labels), e._sc)
+
+
+def class_best(top, fill, k, ncls, sc):
+    """The scores of a search: sc[c] = floor mean of top[c*k:c*k+fill[c]] for c < ncls (fill None: one value each, at
+    top[c]), sc[ncls] = the smallest score of the classes but the best (-1 if none); returns the
+    best class, the first with the smallest score. Every fill is at least 1."""
+    best = runner = -1
+    for c in range(ncls):
+        n = fill[c] if fill is not None else 1
+        v = top[c * k]
+        for j in range(c * k + 1, c * k + n):
+            v += top[j]
+        if n != 1:
+            v //= n
+        sc[c] = v
+        if best < 0 or v < sc[best]:
+            if best >= 0:
+                runner = sc[best]
+            best = c
+        elif runner < 0 or v < runner:
+            runner = v
+    sc[ncls] = runner
+    return best
 
 
 def _mean_into(rows, members, d, out, off, skip):

@@ -79,13 +79,16 @@ def topk_insert(top, base, fill, k, v):
     return fill
 
 
+_BUFFERS = (bytes, bytearray, memoryview)  # built once: a tuple in the call would be allocated at every call
+
+
 def check_int8(v, n, what, where):
     """Raise unless v holds n int8 values: bytes, bytearray, memoryview or array('b').
 
     Both a wrong type ("<what> must be int8 (...), got <type>") and a wrong length ("<what> has
     <len(v)> values, <where> <n>") raise errors.InputError.
     """
-    if not isinstance(v, (bytes, bytearray, memoryview)):
+    if not isinstance(v, _BUFFERS):
         # MicroPython's array has no .typecode; its repr (and CPython's) starts with array('b'
         if not (isinstance(v, array.array) and repr(v)[7] == "b"):
             raise err("InputError", "%s must be int8 (bytes, bytearray, memoryview or array('b')), got %s"

@@ -6,7 +6,8 @@ One arithmetic, three backends, the same integers everywhere:
   plain  -- everywhere else (CPython simulation); select(name) forces any of them.
 Each step can have its own backend (the fastest differs by board and step, see `make bench`):
   embed    dense, conv1d, pools, l2norm              kernels.EMBED
-  classify sumsq, sqdist, class_topk, knn_topk       kernels.CLASSIFY (the functions below)
+  classify sumsq, sqdist, class_topk, knn_topk       kernels.CLASSIFY (the functions below;
+           and knn_best: the Enroller's whole search in one call, or None for enroll.knn_best)
   anomaly  the Detector's calls                      kernels.ANOMALY
 At import the board's profile (/board.json, section "backends": {step: name}) chooses them, a
 step it leaves out (or a backend that cannot run here) gets the best available;
@@ -25,6 +26,7 @@ The rule every backend implements (x, W, y int8; b int32; k_i in 0..24):
   maxpool per channel the max over non-overlapping windows of P values, L_out = L // P.
   avgpool per channel floor((2*s + P) / (2*P)) for each window sum s (mean, half up).
   topk    per class, the k smallest distances in ascending order (bounded insertion sort).
+  best    per class the floor mean of its top-k; the best class is the first smallest.
 
 Why no rounding can differ between float32 (ulab on ESP32/RP2040), float64 and int32:
   - the model writer and loader require 128*sum_j|W[i,j]| + |b_i| + r_i < 2**24 for every row,

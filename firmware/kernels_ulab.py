@@ -199,8 +199,13 @@ def knn_topk(q, qnorm, rows, norms, count, dim, lab, k, ncls, top, fill, skip=-1
     _topk(_dists(q, qnorm, rows, norms, count, dim), lab, count, k, ncls, top, fill, skip)
 
 
+knn_best = None  # no search of its own: the Enroller runs enroll.knn_best over knn_topk
+
+
 def __getattr__(name):
     # conv1d, maxpool, avgpool: in kernels_ulab_conv.py, loaded by a model's first conv or pool
     # layer (a dense-only model never holds their code)
+    if name not in ("conv1d", "maxpool", "avgpool"):
+        raise AttributeError(name)  # a probe (hasattr, the import system's) loads nothing
     from . import kernels_ulab_conv
     return getattr(kernels_ulab_conv, name)

@@ -199,6 +199,46 @@ def _bias_query(q, qb, dim: int, rows) -> int:
     return 1 if (dim & 7) == 0 and a == 0 else 0
 
 
+@micropython.viper
+def _class_best(top, fill, k: int, ncls: int, sc) -> int:
+    # enroll.class_best's rule (fill never None); sums stay below 32 * 2**24, a small int
+    pt = ptr32(top)
+    pf = ptr8(fill)
+    ps = ptr32(sc)
+    best = -1
+    bv = 1 << 29     # above every score: none yet
+    runner = 1 << 29
+    for c in range(ncls):
+        n = int(pf[c])
+        b = c * k
+        v = 0
+        for j in range(b, b + n):
+            v += int(pt[j])
+        if n > 1:
+            v = v // n
+        ps[c] = v
+        if v < bv:
+            runner = bv
+            bv = v
+            best = c
+        elif v < runner:
+            runner = v
+    ps[ncls] = runner if runner < (1 << 29) else -1
+    return best
+
+
+@micropython.viper
+def knn_best(e, q, qn, skip: int) -> int:
+    # enroll.knn_best in one viper call: no Python frame, which with this many arguments would
+    # come from the heap at every call (a third of a classify's time at 200 examples); qn unused
+    dim = int(e.dim)
+    rows = e.rows
+    ncls = len(e.labels)
+    f = _knn_words if int(_bias_query(q, _QB, dim, rows)) else _knn_bytes
+    f(rows, _QB, 0, e.count, dim, e.lab, e.k, ncls, e._topk, e._fill, skip)
+    return int(_class_best(e._topk, e._fill, e.k, ncls, e._sc))
+
+
 def knn_topk(q, qnorm, rows, norms, count, dim, lab, k, ncls, top, fill, skip=-1, dist=None):
     qb = _QB
     if _bias_query(q, qb, dim, rows):
@@ -230,91 +270,10 @@ def class_topk(dist, lab, count, k, ncls, top, fill, skip=-1):
     plain(dist, lab, count, k, ncls, top, fill, skip)
 
 
-@micropython.viper
-def _conv1d(pw: ptr8, px: ptr8, acc: int, bias, shift, y, c_in: int, n_out: int, kk: int, stride: int, l_in: int,
-            l_out: int, lo: int):
-    # the loops of dense per output position; bias offset by 2**24 as in _dense. The hot values
-    # are the first three locals, which viper keeps in registers: the weight and input cursors
-    # and the sum (the caller passes the buffers as pw and px and 0 as acc); the cursors step a
-    # channel at a time
-    w0 = uint(pw)
-    x0 = uint(px)
-    pb = ptr32(bias)
-    pk = ptr8(shift)
-    py = ptr8(y)
-    row = c_in * kk
-    q = 0
-    for o in range(n_out):
-        b = int(pb[o]) - 0x1000000
-        k = int(pk[o])
-        rnd = 0
-        if k:
-            rnd = 1 << (k - 1)
-        wo = w0 + o * row
-        for t in range(l_out):
-            acc = b
-            pw = ptr8(wo)
-            px = ptr8(x0 + t * stride)
-            for c in range(c_in):
-                for j in range(kk):
-                    acc += ((int(pw[j]) ^ 128) - 128) * ((int(px[j]) ^ 128) - 128)
-                pw = ptr8(uint(pw) + kk)
-                px = ptr8(uint(px) + l_in)
-            acc = (acc + rnd) >> k
-            if acc < lo:
-                acc = lo
-            elif acc > 127:
-                acc = 127
-            py[q] = acc
-            q += 1
-
-
-@micropython.viper
-def _maxpool(x, y, channels: int, size: int, l_in: int, l_out: int):
-    px = ptr8(x)
-    py = ptr8(y)
-    q = 0
-    for c in range(channels):
-        base = c * l_in
-        for t in range(l_out):
-            m = -128
-            for j in range(base, base + size):
-                v = (int(px[j]) ^ 128) - 128
-                if v > m:
-                    m = v
-            py[q] = m
-            q += 1
-            base += size
-
-
-@micropython.viper
-def _avgpool(x, y, channels: int, size: int, l_in: int, l_out: int):
-    # the numerator is made positive (s >= -128*size) so that // is a floor whatever the
-    # division of negative machine ints does
-    px = ptr8(x)
-    py = ptr8(y)
-    den = 2 * size
-    off = size + 256 * size
-    q = 0
-    for c in range(channels):
-        base = c * l_in
-        for t in range(l_out):
-            s = 0
-            for j in range(base, base + size):
-                s += (int(px[j]) ^ 128) - 128
-            py[q] = (2 * s + off) // den - 128
-            q += 1
-            base += size
-
-
-def conv1d(layer, x, y):
-    _conv1d(layer.w, x, 0, layer.bias_off, layer.shift, y, layer.in_ch, layer.out_ch, layer.kernel,
-            layer.stride, layer.in_len, layer.out_len, layer.lo)
-
-
-def maxpool(layer, x, y):
-    _maxpool(x, y, layer.channels, layer.size, layer.in_len, layer.out_len)
-
-
-def avgpool(layer, x, y):
-    _avgpool(x, y, layer.channels, layer.size, layer.in_len, layer.out_len)
+def __getattr__(name):
+    # conv1d, maxpool, avgpool: in kernels_viper_conv.py, loaded by a model's first conv or pool
+    # layer (a dense-only model never holds their machine code)
+    if name not in ("conv1d", "maxpool", "avgpool"):
+        raise AttributeError(name)  # a probe (hasattr, the import system's) loads nothing
+    from . import kernels_viper_conv
+    return getattr(kernels_viper_conv, name)

@@ -1,11 +1,11 @@
 # Runs inside a micropython interpreter (the PyPI unix port or a real ulab build): for every JSON
 # case on stdin-file argv[1], every backend in argv[2:] computes sqdist, class_topk and knn_topk
-# (and the per-step selection is used as a board would); one JSON answer line per case.
+# and the scores step, enroll.class_best or viper's own (and the per-step selection is used as a board would); one JSON answer line per case.
 import sys
 import json
 import array
 import gc
-from tinyenroll import kernels
+from tinyenroll import kernels, enroll
 
 backends = sys.argv[2:]
 for line in open(sys.argv[1]):
@@ -35,5 +35,9 @@ for line in open(sys.argv[1]):
             # qnorm None on every other skip: a backend that needs it computes it
             kernels.knn_topk(q, qn if skip % 2 else None, rows, norms, n, dim, lab, k, ncls, top, fill, skip, scratch)
             out["skip%d" % skip] = [a, [list(top[cl * k:cl * k + fill[cl]]) for cl in range(ncls)]]
+            if min(fill[:ncls]) > 0:  # the scores step: every class holds a row (as in the Enroller)
+                sc = array.array("i", [-7] * (ncls + 1))
+                best = getattr(kernels.CLASSIFY, "_class_best", enroll.class_best)(top, fill, k, ncls, sc)
+                out["skip%d" % skip].append([best, list(sc)])
         res[b] = out
     print(json.dumps(res))

@@ -1,4 +1,4 @@
-"""The k-NN kernels (sumsq, sqdist, class_topk and the fused knn_topk) give the reference's
+"""The k-NN kernels (sumsq, sqdist, class_topk, the fused knn_topk and the scores step, class_best) give the reference's
 integers on every backend in every real interpreter: viper and plain in the PyPI unix port, and
 ulab, viper and plain in the real ulab 6.12 builds (float32 like a board, and float64) — the
 ulab backend's one-dot distances and whole-array top-k included. Also the per-step backend
@@ -65,6 +65,11 @@ def expected(c):
         top = [sorted(d for i, (d, l) in enumerate(zip(dist, c["lab"])) if l == cl and i != skip)[:k]
                for cl in range(ncls)]
         out["skip%d" % skip] = [top, top]
+        if all(top):  # class_best: floor mean of each class's top-k, the first smallest, the runner-up
+            sc = [sum(t) // len(t) for t in top]
+            best = sc.index(min(sc))
+            rest = [v for c, v in enumerate(sc) if c != best]
+            out["skip%d" % skip].append([best, sc + [min(rest) if rest else -1]])
     return out
 
 
