@@ -299,6 +299,11 @@ for n in cfg["sizes"]:
         kpeak = gc.mem_alloc() - a1
         gc.enable()
         rec = dict(kernel_peak=kpeak if mode == "knn" else None, step="classify", n=n, mode=mode, us=us, us_gc_off=off, peak=peak, label=label, score=score, held=held)
+        if mode == "knn":
+            # the search alone, answering the best class as an int (like the C natmod's predict):
+            # classify without its answer tuple, whose allocation scans a fragmented heap
+            srch = kernels.CLASSIFY.knn_best or enroll.knn_best
+            rec["search_us"] = timed(lambda: srch(e, q, None, -1), REPS)[0]
         if cfg["baseline"] and mode == "knn":
             qq = [s8(b) for b in q]
             bus, bpeak = timed(lambda: naive_classify(rows, labs, qq, 3, NCLS), max(1, REPS // 2))
