@@ -217,7 +217,8 @@ class Enroller:
         # class. The caller calibrates first (prototypes). Kept narrow, as classify: a Python
         # function whose locals and stack pass 11 words takes its frame from the heap at every call
         if self.mode == "prototype":
-            kernels.sqdist(emb, kernels.sumsq(emb, self.dim), self.protos, self.pnorms, len(self.labels), self.dim, self.dist)
+            kernels.sqdist(emb, kernels.sumsq(emb, self.dim), self.protos, self.pnorms, len(self.labels), self.dim,
+                           self.dist)
             return class_best(self.dist, None, 1, len(self.labels), self._sc)
         return (kernels.CLASSIFY.knn_best or knn_best)(self, emb, None, -1)
 
@@ -332,9 +333,10 @@ def knn_best(e, q, qn, skip):
 
 
 def class_best(top, fill, k, ncls, sc):
-    """The scores of a search: sc[c] = floor mean of top[c*k:c*k+fill[c]] for c < ncls (fill None: one value each, at
-    top[c]), sc[ncls] = the smallest score of the classes but the best (-1 if none); returns the
-    best class, the first with the smallest score. Every fill is at least 1."""
+    """The scores of a search: sc[c] = floor mean of top[c*k:c*k+fill[c]] for c < ncls (fill
+    None: one value each, at top[c]), sc[ncls] = the smallest score of the classes but the best
+    (-1 if none); returns the best class, the first with the smallest score. Every fill is at
+    least 1."""
     best = runner = -1
     for c in range(ncls):
         n = fill[c] if fill is not None else 1

@@ -61,7 +61,8 @@ class Spotter:
         self.off = 0          # non-speech frames since the take's last speech frame
         self.start = -1       # first frame of the take in progress, or -1
         self.due = -1         # frame count at which the ended take's window is complete, or -1
-        self.refused = None   # why the last take was dropped ("long"; "loud" while a take too long still goes on), else None
+        self.refused = None   # why the last take was dropped, else None: "long" ("loud" while a
+                              # take too long still goes on)
         self.last_hit = -1 << 30
         self.held = None      # the label of the last classification (a word fires when it appears)
         self.run = 0          # classifications in a row that gave it
