@@ -173,11 +173,13 @@ class Learner:
         self._change("threshold %s" % value, why)
 
     def set_extra(self, tag, data, what, why="user"):
-        """Save a section owned by another part (4-byte tag) in the same generation scheme."""
+        """Save a section owned by another part (4-byte tag) in the same generation scheme. data is
+        bytes, or a bytearray handed over: kept as it is, not copied (a second copy of a detector's
+        rows may not fit a small heap), so the caller must not change it afterwards."""
         self._learning(what)
         if len(tag) != 4 or tag in b"LABL ROWS GARD UNDO AUDL CANR AUTO RATE":  # the learner's own
             raise err("InputError", "section tag %r" % (tag,))
-        self.extra[tag] = bytes(data)
+        self.extra[tag] = data if isinstance(data, (bytes, bytearray)) else bytes(data)
         self._change(what, why)
 
     # -- answers ------------------------------------------------------------------------------

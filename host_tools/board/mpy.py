@@ -21,6 +21,9 @@ def _firmware_dir():
 
 
 FIRMWARE = _firmware_dir()
+# Private folders go under /tmp, not $TMPDIR: paths the interpreter sees keep a fixed length
+# wherever this runs (command() says why)
+FIXED_TMP = "/tmp" if os.path.isdir("/tmp") else None
 
 
 def micropython_path():
@@ -75,7 +78,7 @@ def lib_dir(compiled=True):
     """A folder holding the firmware as package `tinyenroll`, as /lib holds it on a board:
     cross-compiled .mpy files (compiled=True) or a link to the firmware/ sources."""
     if compiled not in _LIB:
-        lib = tempfile.mkdtemp(prefix="tinyenroll-lib-")
+        lib = tempfile.mkdtemp(prefix="tinyenroll-lib-", dir=FIXED_TMP)
         atexit.register(shutil.rmtree, lib, True)
         target = os.path.join(lib, "tinyenroll")
         if compiled and HOST_ARCH:
@@ -86,11 +89,35 @@ def lib_dir(compiled=True):
     return _LIB[compiled]
 
 
+_RUN = []
+
+
+def _run_dir():
+    # the folder command() links scripts and extra paths from, one per process
+    if not _RUN:
+        d = tempfile.mkdtemp(prefix="tinyenroll-run-", dir=FIXED_TMP)
+        atexit.register(shutil.rmtree, d, True)
+        _RUN.append(d)
+    return _RUN[0]
+
+
 def command(script, heap="96K", extra_path=(), compiled=True):
-    """argv and env that run `script` in micropython with the firmware importable as tinyenroll."""
+    """argv and env that run `script` in micropython with the firmware importable as tinyenroll.
+    The interpreter is named by its name alone (found through PATH), and the script and each
+    extra_path are reached through a private folder of fixed-length name: these paths become
+    strings on the interpreter's heap, and one a few bytes longer (a checkout elsewhere) moved a
+    96K test's allocations into or out of a hole."""
+    call = tempfile.mkdtemp(dir=_run_dir())
+    shown = os.path.join(call, os.path.basename(script))
+    shutil.copyfile(script, shown)  # a copy: the interpreter puts the script's real folder on sys.path
+    links = []
+    for i, p in enumerate(extra_path):
+        links.append(os.path.join(call, "p%d" % i))
+        os.symlink(os.path.abspath(p), links[-1])
     env = dict(os.environ)
-    env["MICROPYPATH"] = ":".join([lib_dir(compiled), *extra_path, ".frozen"])
-    return [micropython_path(), "-X", "heapsize=" + heap, script], env
+    env["MICROPYPATH"] = ":".join([lib_dir(compiled), *links, ".frozen"])
+    env["PATH"] = os.path.dirname(micropython_path()) + os.pathsep + env.get("PATH", "")
+    return ["micropython", "-X", "heapsize=" + heap, shown], env
 
 
 def run(script, heap="96K", input=None, timeout=300, extra_path=(), compiled=True, args=()):

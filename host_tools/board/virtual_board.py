@@ -119,17 +119,24 @@ class VirtualBoard:
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self):
-        self._boot = tempfile.NamedTemporaryFile("w", suffix=".py", delete=False)
+        # the interpreter sees fixed-length host paths only (its name, the boot script, the
+        # folder through a link), as in mpy.command: they are strings on its heap
+        self._run_dir = tempfile.mkdtemp(prefix="tinyenroll-vb-", dir=mpy.FIXED_TMP)
+        fs_link = os.path.join(self._run_dir, "fs")
+        os.symlink(self.fs_dir, fs_link)
+        self._boot_path = os.path.join(self._run_dir, "boot.py")
+        boot = ""
         if self.romfs:
             from . import flash
-            image = self._boot.name[:-3] + ".romfs"
+            image = os.path.join(self._run_dir, "boot.romfs")
             size = flash.write_romfs(image, arch=mpy.HOST_ARCH)
             self.heap = "%dK" % (int(self.heap.rstrip("K")) + (size + 1023) // 1024)
-            self._boot.write(ROM_BOOT % image)
-        self._boot.write(BOOT % self.fs_dir)
+            boot += ROM_BOOT % image
+        boot += BOOT % fs_link
         if self.romfs:
-            self._boot.write(ROM_MOUNT)
-        self._boot.close()
+            boot += ROM_MOUNT
+        with open(self._boot_path, "w") as f:
+            f.write(boot)
         self.user_fd, slave = pty.openpty()
         tty.setraw(slave)
         self._slave_keep = slave  # held open so the pty survives mpremote closing it
@@ -180,12 +187,8 @@ class VirtualBoard:
                     pass
         self.user_fd = self._slave_keep = None
         self._drop_sockets()
-        if getattr(self, "_boot", None):
-            for path in (self._boot.name, self._boot.name[:-3] + ".romfs"):
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+        if getattr(self, "_run_dir", None):
+            shutil.rmtree(self._run_dir, ignore_errors=True)
         if self._own_fs:
             shutil.rmtree(self.fs_dir, ignore_errors=True)
 
@@ -241,8 +244,9 @@ class VirtualBoard:
         self.child_fd, child_slave = pty.openpty()
         tty.setraw(child_slave)
         env = dict(os.environ, MICROPYPATH=":/lib")
-        argv = [mpy.micropython_path(), "-X", "heapsize=" + self.heap, "-i", self._boot.name]
-        self._proc = subprocess.Popen(argv, stdin=child_slave, stdout=child_slave, stderr=child_slave,
+        argv = ["micropython", "-X", "heapsize=" + self.heap, "-i", self._boot_path]
+        self._proc = subprocess.Popen(argv, executable=mpy.micropython_path(),
+                                      stdin=child_slave, stdout=child_slave, stderr=child_slave,
                                       env=env, close_fds=True, cwd=self.fs_dir)
         os.close(child_slave)
         # swallow the unix port's banner; a restart then re-enters raw REPL like a board would
