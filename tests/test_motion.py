@@ -143,3 +143,24 @@ def test_the_one_shot_distance_rule_and_its_curve():
     one = motion_eval.open_set_one_shot(E, y, B, dists=(0, 10 ** 6), n=5)
     assert one[0]["known_rejected"] > 90 and one[0]["unknown_rejected"] > 90  # at distance 0 all is unknown
     assert one[10 ** 6] == {"known_rejected": 0.0, "unknown_rejected": 0.0}
+
+
+def test_basicmotions_transfer_reads_the_corpus_and_its_columns_agree_with_numpy():
+    from host_tools.evaluate import motion_transfer
+    x, y = motion_transfer.load()
+    assert x.shape == (80, 6 * motion.LENGTH) and x.dtype == np.int8
+    assert {c: int((y == c).sum()) for c in set(y.tolist())} == {"Standing": 20, "Walking": 20, "Running": 20,
+                                                                  "Badminton": 20}
+    res = motion_transfer.evaluate(SHIPPED, episodes=4, log=lambda *_: None)
+    eps = motion_eval.episodes(y, np.zeros(len(y), int), 3, n=4, ways=sorted(set(y.tolist())))
+    # raw Euclid and int8 1-NN recomputed here: numpy over the front end's windows, and the numpy
+    # reference model's embeddings (the firmware's Enroller breaks ties its own way: within a point)
+    X = x.astype(np.float64)
+    E = reference.forward_batch(modelfile.read(SHIPPED), x).astype(np.float64)
+
+    def acc(V):
+        return 100 * np.mean([(y[s][((V[q][:, None] - V[s][None]) ** 2).sum(-1).argmin(1)] == y[q]).mean()
+                              for s, q in eps])
+    assert res["rows"]["raw Euclid 1-NN"]["K3"][0] == pytest.approx(acc(X))
+    assert abs(res["rows"]["int8 1-NN (firmware)"]["K3"][0] - acc(E)) < 1.0
+    assert all(0 <= v[0] <= 100 for r in res["rows"].values() for v in r.values())

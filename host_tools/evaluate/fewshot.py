@@ -281,18 +281,22 @@ folder from `tinyenroll record`, a .csv or .ts as train reads them) and --model.
 examples:
   tinyenroll fewshot --dataset all --episodes 200 --plots fewshot_plots
   tinyenroll fewshot --data myrec --model my.tem --episodes 100
+  tinyenroll fewshot --dataset basicmotions    # the motion model on a corpus it never saw
   tinyenroll fewshot --dataset speech          # SYNTHETIC speech, validation voices"""
 
 
 def add_arguments(p):
     p.epilog = EPILOG
-    p.add_argument("--dataset", default="all", choices=list(datasets.NAMES) + ["all", "hapt", "speech"],
-                   help="hapt: the motion model on UCI HAPT's postural transitions (motion_eval.py); speech: the "
-                   "keyword model on the SYNTHETIC speech corpus's novel words (speech_eval.py)")
+    p.add_argument("--dataset", default="all",
+                   choices=list(datasets.NAMES) + ["all", "hapt", "basicmotions", "speech"],
+                   help="hapt: the motion model on UCI HAPT's postural transitions (motion_eval.py); "
+                   "basicmotions: the same model, unchanged, on a corpus it never saw (motion_transfer.py); "
+                   "speech: the keyword model on the SYNTHETIC speech corpus's novel words (speech_eval.py)")
     p.add_argument("--data", help="your own labelled windows instead of --dataset: a recording folder, .csv or "
                    ".ts (host_tools/evaluate/own_data.py)")
-    p.add_argument("--model", help="with --data: the model to evaluate (required); with --dataset hapt: the model "
-                   "(default host_tools/models/motion.tem); with --dataset speech: default host_tools/models/kws.tem")
+    p.add_argument("--model", help="with --data: the model to evaluate (required); with --dataset hapt or "
+                   "basicmotions: the model (default host_tools/models/motion.tem); with --dataset speech: default "
+                   "host_tools/models/kws.tem")
     p.add_argument("--final-test", action="store_true",
                    help="with --dataset hapt: test subjects 25-30 instead of validation; with --dataset speech: "
                    "the test voices instead of validation (run once)")
@@ -340,6 +344,13 @@ def run(args):
         except ValueError as e:
             print("fewshot: %s" % e, file=sys.stderr)
             return 2
+        if args.json:
+            print(json.dumps(res, indent=1, default=float))
+        return 0
+    if args.dataset == "basicmotions":
+        from . import motion_eval, motion_transfer
+        log = (lambda *a: print(*a, file=sys.stderr)) if args.json else print  # stdout: JSON only
+        res = motion_transfer.evaluate(args.model or motion_eval.DEFAULT_MODEL, args.episodes, args.seed, log=log)
         if args.json:
             print(json.dumps(res, indent=1, default=float))
         return 0
