@@ -274,18 +274,22 @@ class Enroller:
             m = n - ((9 * n + 9) // 10 - 1)
             top = self._top
             filled = 0
-            for c in range(ncls):
-                if sizes[c] < 2:
-                    continue
-                members = self._class_rows(c)
-                for i in members:
-                    if self.mode == "prototype":
-                        v = self._loo_proto(i, members)
-                    else:
-                        (kernels.CLASSIFY.knn_best or knn_best)(self, self._row(i), self.norms[i], i)
-                        v = self._sc[c]
-                    # the m largest scores are the m smallest of their negatives
-                    filled = kernels.topk_insert(top, 0, filled, m, -v)
+            # the m largest scores are the m smallest of their negatives
+            if self.mode == "prototype":
+                for c in range(ncls):
+                    if sizes[c] >= 2:
+                        members = self._class_rows(c)
+                        for i in members:
+                            filled = kernels.topk_insert(top, 0, filled, m, -self._loo_proto(i, members))
+            else:
+                # row by row, not class by class: no list of a class's rows stays live across
+                # the GCs its searches cause (it split the holes a ulab search needs)
+                search = kernels.CLASSIFY.knn_best or knn_best
+                for i in range(self.count):
+                    c = self.lab[i]
+                    if sizes[c] >= 2:
+                        search(self, self._row(i), self.norms[i], i)
+                        filled = kernels.topk_insert(top, 0, filled, m, -self._sc[c])
             q = -top[m - 1]
             # floor(q * pct / 100) without the product: small ints on a board
             p = self.unknown_pct

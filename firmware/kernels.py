@@ -47,6 +47,7 @@ import sys
 
 from .ints import isqrt  # noqa: F401  (kernels.isqrt: the l2norm rule's square root)
 from .ints import topk_insert  # noqa: F401  (one step of class_topk, for values found one at a time)
+from .ints import unload
 
 DENSE_BOUND = 1 << 24
 MAX_SHIFT = 24
@@ -80,35 +81,47 @@ def check_dist_dim(dim):
 
 
 def available():
-    """Backends that can run in this interpreter, best first."""
+    """Backends that can run in this interpreter, best first. Probing viper loads its code; the
+    probe keeps it only when viper is the first choice (a ulab board selecting ulab must not hold
+    viper's ~3.5 KB of machine code too)."""
     have = []
-    try:
-        from ulab import numpy  # noqa: F401
+    if _module("ulab") is not None:
         have.append("ulab")
-    except ImportError:
-        pass
     if sys.implementation.name == "micropython":
-        try:  # a port without the native emitter (or an .mpy of another ABI) cannot load it
-            from . import kernels_viper  # noqa: F401
+        loaded = __name__ + "_viper" in sys.modules
+        if _module("viper") is not None:
             have.append("viper")
-        except (ImportError, SyntaxError, ValueError):
-            pass
+            if have[0] != "viper" and not loaded:
+                unload("kernels_viper")
     have.append("plain")
     return have
 
 
+def _module(backend):
+    # the backend's module, loaded now if need be; None if it cannot run here
+    try:
+        if backend == "ulab":
+            from ulab import numpy  # noqa: F401  (built into the firmware: nothing to unload)
+            from . import kernels_ulab as mod
+        elif backend == "viper" and sys.implementation.name == "micropython":
+            # a port without the native emitter (or an .mpy of another ABI) cannot load it
+            from . import kernels_viper as mod
+        elif backend == "plain":
+            from . import kernels_plain as mod
+        else:
+            return None
+    except (ImportError, SyntaxError, ValueError):
+        return None
+    return mod
+
+
 def select(backend, step=None):
     """Switch the kernels of `step` ('embed', 'classify', 'anomaly'; None: all three) to
-    `backend` ('ulab', 'viper' or 'plain'); returns its name."""
+    `backend` ('ulab', 'viper' or 'plain'); returns its name. Loads only that backend's code."""
     global EMBED, CLASSIFY, ANOMALY, _backend, name
-    if backend not in available() or (step is not None and step not in STEPS):
+    mod = _module(backend) if step is None or step in STEPS else None
+    if mod is None:
         raise ValueError("backend %r for step %r: have %s for %s" % (backend, step, available(), STEPS))
-    if backend == "ulab":
-        from . import kernels_ulab as mod
-    elif backend == "viper":
-        from . import kernels_viper as mod
-    else:
-        from . import kernels_plain as mod
     if step is None or step == "embed":
         EMBED = mod
         name = names["embed"] = backend

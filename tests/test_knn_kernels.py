@@ -6,6 +6,7 @@ choice (kernels.select(name, step), the profile's "backends")."""
 import json
 import os
 import random
+import subprocess
 
 import numpy as np
 import pytest
@@ -158,6 +159,44 @@ def test_per_step_selection(tmp_path):
         assert kernels.from_profile(str(tmp_path / "absent.json"))["embed"] == best
     finally:
         kernels.select("plain")
+
+
+MPY_LOADED = r"""
+import sys
+from tinyenroll import kernels
+def loaded():
+    return sorted(m.split("_")[-1] for m in sys.modules if m.startswith("tinyenroll.kernels_"))
+kernels.select(sys.argv[1])
+print(loaded())
+print(kernels.available(), loaded())
+"""
+
+
+@pytest.mark.parametrize("vm", ["micropython", "ulab-single"])
+def test_selecting_a_backend_loads_no_other_backend(tmp_path, vm):
+    """select() loads its backend alone, and available()'s probe of viper keeps it only where viper
+    is the first choice: a ulab board must not hold viper's machine code beside ulab's (~3.5 KB,
+    what kept the ulab demo pipeline from 96K)."""
+    script = tmp_path / "loaded.py"
+    script.write_text(MPY_LOADED)
+    runs = {"plain": ["plain"]}
+    if vm == "ulab-single":
+        interp = _ulab("single")
+        if interp is None:
+            pytest.skip("no real ulab build here (../shared/ulab-unix)")
+        runs = {"plain": ["plain"], "ulab": ["ulab"]}
+    for backend, alone in runs.items():
+        argv, env = mpy.command(str(script))
+        if vm != "micropython":
+            argv[0] = interp
+        p = subprocess.run(argv + [backend], capture_output=True, text=True, env=env, timeout=120)
+        assert p.returncode == 0, p.stderr
+        after_select, after_probe = p.stdout.splitlines()
+        assert after_select == repr(alone)
+        if vm == "micropython":  # viper is the first choice here: the probe keeps it
+            assert after_probe == "['viper', 'plain'] %r" % sorted(alone + ["viper"])
+        else:
+            assert after_probe == "['ulab', 'viper', 'plain'] %r" % sorted(set(alone + ["ulab"]))
 
 
 MPY_STEPS = r"""

@@ -289,6 +289,13 @@ def fit_96k(backend, tmp, interpreter=None):
             else:
                 lo = mid
         res["min_heap_kb"] = hi
+        if res["classify_and_score_peak"] < 0:
+            # the GC-off count of one step did not fit at 96K: count it at the smallest heap it does
+            for kb in range(100, 257, 4):
+                again = fit_run(backend, tmp, "%dK" % kb, interpreter)
+                if again["fits"] and again["classify_and_score_peak"] >= 0:
+                    res["classify_and_score_peak"], res["step_counted_at_kb"] = again["classify_and_score_peak"], kb
+                    break
     return res
 
 
@@ -452,11 +459,14 @@ def table(results):
             out.append("1000-example k-NN store alone at -X heapsize=96K (%s): DOES NOT FIT: %s" % (b, v["error"]))
     for b, v in results.get("fit_96k", {}).items():
         if v["fits"]:
+            at = v.get("step_counted_at_kb")
             out.append("demo pipeline at -X heapsize=96K (%s): fits with the GC on; model + learner with 200 examples + "
                        "anomaly detector (64 normal embeddings, as README shows) hold %d bytes (code included); with the "
-                       "GC off one classify+score allocates %d of the %d free (%s); smallest heap it runs in: %dK"
-                       % (b, v["held"], v["classify_and_score_peak"], v["free"],
-                          "fits" if v["classify_and_score_peak"] < v["free"] else "DOES NOT FIT", v["min_heap_kb"]))
+                       "GC off one classify+score allocates %d (%s); smallest heap it runs in: %dK"
+                       % (b, v["held"], v["classify_and_score_peak"],
+                          "counted at %dK: more than the %d free at 96K, where the GC runs within the step" % (at, v["free"])
+                          if at else "of the %d free: %s" % (v["free"], "fits" if 0 <= v["classify_and_score_peak"] < v["free"]
+                                                            else "DOES NOT FIT"), v["min_heap_kb"]))
         else:
             out.append("demo pipeline at -X heapsize=96K (%s): DOES NOT FIT (runs from %sK on this 64-bit port): %s"
                        % (b, v.get("min_heap_kb", ">256"), v["error"].splitlines()[-1]))
