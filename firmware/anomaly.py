@@ -389,8 +389,6 @@ class Detector:
     def _frozen_now(self):
         return self.frozen or (self.guard is not None and bool(getattr(self.guard, "frozen", False)))
 
-    # ------------------------------------------------------------ persistence
-
     # ------------------------------------------------------------ persistence (anomaly_io.py)
 
     def to_bytes(self):
