@@ -2,6 +2,7 @@
 
     m = model.load("model.tem")
     emb = m.embed(window)        # window: in_dim int8 (bytes, bytearray or array('b'))
+    emb = m.embed(m.input())     # a window built in the model's own input buffer: no copy
 
 File format, versions 1 and 2 (little-endian; host_tools/oracle/modelfile.py writes it):
   header  "<4sBBHHHf"  magic b"TNYE", version, flags 0, n_layers, in_dim, reserved 0, input_scale
@@ -130,6 +131,7 @@ class Model:
         width = max([self.in_dim] + [l[2] for l in self.layers])
         self._a = bytearray(width)
         self._b = bytearray(width)
+        self._in = memoryview(self._a)[:self.in_dim]
 
     def _fail(self, msg):
         raise err("ModelError", "%s: %s" % (self.name, msg))
@@ -244,12 +246,19 @@ class Model:
         if n_out != want:
             self._fail("layer %d (%s): output size %d, its geometry gives %d" % (i, name, n_out, want))
 
+    def input(self):
+        """The model's input buffer (in_dim bytes): a window built in it is embedded with no copy
+        (embed(m.input())), and a program streaming windows needs no buffer of its own. Every
+        embed() overwrites it."""
+        return self._in
+
     def embed(self, window):
         """Embedding of one int8 window; returns a bytearray reused by the next call."""
         check_int8(window, self.in_dim, "window", "the model takes")
         x = self._a
         y = self._b
-        x[:self.in_dim] = window
+        if window is not self._in:
+            x[:self.in_dim] = window
         prev = 0  # no layer yet: a leading ReLU is not fused into anything
         for kind, layer, n in self.layers:
             if kind == DENSE:

@@ -68,3 +68,18 @@ def test_demo_voice_part(tmp_path):
     # this one stream, seeded, at the model's rule (unknown_dist 1500, chosen for at most 1 false
     # accept an hour on validation voices: it misses 1 of the 3)
     assert v["targets"] == 3 and v["detected"] == 2 and v["false_accepts"] == 0, v
+
+
+def test_voice_job_runs_at_96k_in_a_repl_session_from_romfs(tmp_path):
+    """The voice job as the demo sends it (one REPL command) on a board with a plain ESP32's heap
+    whose package is in a ROMFS partition: front end, keyword model, spotter and a 20-example store
+    at 96K, takes and hits equal to the reference's (its window is built in the model's own input
+    buffer; with a copy of its own it was 2.5 KB short)."""
+    import os
+    from host_tools.board.board_io import Board
+    from host_tools.board.virtual_board import VirtualBoard
+    from host_tools.evaluate import demo_voice
+    fs = str(tmp_path / "fs")
+    with VirtualBoard("virtual", fs, heap="96K", romfs=True) as vb, Board(vb.device) as b:
+        v = demo_voice.run(b, lambda name, write: write(os.path.join(fs, name)), 8, lambda *_: None)
+    assert v["takes"] == 3 and v["takes_equal"] and v["hits_equal"] and v["hits"] >= 1, v

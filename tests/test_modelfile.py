@@ -142,6 +142,20 @@ def test_wrong_window_is_refused_and_model_still_works():
     assert np.array_equal(got, reference.forward(m, x))
 
 
+def test_a_window_built_in_the_models_input_buffer():
+    m = small_model()
+    fm = model.Model(bytearray(modelfile.to_bytes(m)))
+    rng = np.random.default_rng(3)
+    for _ in range(3):  # each embed() overwrites the buffer; the next window is built anew
+        x = rng.integers(-128, 128, 20).astype(np.int8)
+        w = fm.input()
+        assert len(w) == 20
+        w[:] = x.tobytes()
+        got = np.frombuffer(bytes(fm.embed(w)), np.int8)
+        assert np.array_equal(got, reference.forward(m, x))
+        assert np.array_equal(np.frombuffer(bytes(fm.embed(x.tobytes())), np.int8), got)
+
+
 def test_load_from_file_and_missing_file(tmp_path):
     path = tmp_path / "m.tem"
     modelfile.write(str(path), small_model())

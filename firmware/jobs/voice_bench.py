@@ -40,6 +40,9 @@ class _Timed:
         self.in_dim = getattr(obj, "in_dim", 0)
         self.knn = getattr(obj, "knn", None)
 
+    def input(self):
+        return self.obj.input()
+
     def embed(self, window):
         t = time.ticks_us()
         e = self.obj.embed(window)
