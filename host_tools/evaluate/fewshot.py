@@ -277,7 +277,7 @@ def table(results):
                      " n queries %d" % (r["dataset"][:20], c["method"], c["dim"], c["rule"], 100 * c["val_accuracy"],
                                         "/".join(c["fit_classes"]), "/".join(c["val_classes"]),
                                         ",".join(map(str, c["val_shots"])), r["queries"]))
-    lines.append("validation accuracy %% of every candidate (1-NN / prototype):")
+    lines.append("validation accuracy % of every candidate (1-NN / prototype):")
     for r in results:
         vals = {(v["method"], v["dim"], v["rule"]): v["val_accuracy"] for v in r["validation"]}
         for m in dict.fromkeys(v["method"] for v in r["validation"]):
