@@ -1,10 +1,19 @@
 """Few-shot evaluation: a short run on the real data, its table, JSON and plots, and AUROC."""
 import json
+import sys
 
 import numpy as np
+import pytest
 
 from host_tools import cli
 from host_tools.evaluate import fewshot
+from host_tools.learn import conv_recipe
+
+
+@pytest.fixture(autouse=True)
+def smoke_conv(monkeypatch):
+    """The conv candidate trains a few steps here (tests/test_conv_recipe.py tests it)."""
+    monkeypatch.setattr(conv_recipe, "RECIPE", dict(conv_recipe.RECIPE, **conv_recipe.SMOKE))
 
 
 def test_auroc_counts_pairs_and_ties():
@@ -41,7 +50,8 @@ def test_fewshot_small_run_and_plots(tmp_path):
     assert "int8p" in text and "1-way" not in text and "5-way" in text
 
 
-def test_fewshot_cli_json(capsys):
+def test_fewshot_cli_json(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # without PyTorch: pca and whiten only
     assert cli.main(["fewshot", "--dataset", "JapaneseVowels", "--episodes", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert len(out) == 1 and out[0]["ways"] == 4 and out[0]["base"] == ["1", "2", "3", "4", "5"]
@@ -50,6 +60,25 @@ def test_fewshot_cli_json(capsys):
     assert out[0]["model"]["weights"] <= 20000 and out[0]["model"]["method"] == "whiten"
     # the whitened embedding beats raw windows on new speakers (measured: 98.7 vs 91.5 % over 200)
     assert a["int8p"]["5"] > a["raw"]["5"] and abs(a["int8"]["5"] - a["float"]["5"]) < 0.03
+
+
+def test_conv_row_when_validation_chooses_another_method(monkeypatch):
+    pytest.importorskip("torch", reason="the [train] extra (PyTorch) is not installed")
+    real = fewshot.validate
+
+    def validate(*a, **kw):  # pca chosen, conv's best validation row at 16 dims, prototype
+        choice, rows = real(*a, **kw)
+        rows = [r for r in rows if r["method"] != "conv"] + [
+            {"method": "conv", "dim": 16, "rule": "knn", "val_accuracy": 0.1},
+            {"method": "conv", "dim": 16, "rule": "prototype", "val_accuracy": 0.2}]
+        return dict(choice, method="pca", dim=16, rule="knn", val_accuracy=0.9), rows
+    monkeypatch.setattr(fewshot, "validate", validate)
+    r = fewshot.evaluate("PickupGestureWiimoteZ", episodes=2, progress=False)
+    c = r["conv_test"]
+    assert r["model"]["method"] == "pca" and c["model"]["method"] == "conv" and c["model"]["embedding"] == 16
+    assert c["chosen_column"] == "int8p" and set(c["accuracy"]) == {"float", "int8", "floatp", "int8p"}
+    text = fewshot.table([r])
+    assert "PickupGestureW conv" in text and "NOT the method validation chose" in text
 
 
 def test_wilson_interval_against_known_values():
@@ -67,14 +96,17 @@ def test_choices_are_made_on_base_classes_only(monkeypatch):
     tr, ltr = datasets.load("PickupGestureWiimoteZ", "TRAIN")
     base, novel = datasets.base_novel(ltr)
     seen = []
-    real_fit = train.fit
 
-    def fit(series, labels, **kw):
-        seen.extend(labels)
-        return real_fit(series, labels, **kw)
-    monkeypatch.setattr(train, "fit", fit)
+    def recording(real_fit):
+        def fit(series, labels, **kw):
+            seen.extend(labels)
+            return real_fit(series, labels, **kw)
+        return fit
+    monkeypatch.setattr(train, "fit", recording(train.fit))
+    monkeypatch.setattr(conv_recipe, "fit", recording(conv_recipe.fit))
     choice, rows = fewshot.validate(tr, ltr, base, episodes=3)
     assert set(seen) <= set(base) and set(choice["val_classes"]) <= set(base)
     assert not set(choice["fit_classes"]) & set(choice["val_classes"])
     assert {(r["method"], r["dim"], r["rule"]) for r in rows} >= {("pca", 16, "knn"), ("pca", 32, "prototype")}
+    assert ({r["method"] for r in rows} >= {"conv"}) == conv_recipe.available()
     assert choice["val_accuracy"] == max(r["val_accuracy"] for r in rows)

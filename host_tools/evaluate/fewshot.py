@@ -6,13 +6,15 @@
 Protocol: base classes = the first half of the labels in natural order (rounded up), novel =
 the rest. Choices are made on validation only: the base classes are split again (the first
 half, rounded up, to train on; the rest as validation "novel" classes, supports and queries
-both from their TRAIN windows), and the embedding method (pca, whiten), its size (16, 32, 64)
-and the rule (1-NN or nearest prototype) with the best mean validation accuracy over K = 1
-and K = min(5, smallest class - 1) win. Then the chosen embedding is trained on all base-class
-TRAIN windows, and TEST is computed once: each episode draws K supports per novel class from
-novel TRAIN; the queries are all novel TEST windows; 200 episodes, seed 0, K = 1 and 5. Every
-accuracy has a 95 % Wilson interval over the n distinct queries (the support draws average
-over episodes; with one possible support set, as the gestures' 5-shot, that is all there is).
+both from their TRAIN windows), and the embedding method (pca, whiten, and conv - the motion
+recipe's network, host_tools/learn/conv_recipe.py - where PyTorch is installed), its size (16,
+32, 64) and the rule (1-NN or nearest prototype) with the best mean validation accuracy over
+K = 1 and K = min(5, smallest class - 1) win. Then the chosen embedding is trained on all
+base-class TRAIN windows, and TEST is computed once: each episode draws K supports per novel
+class from novel TRAIN; the queries are all novel TEST windows; 200 episodes, seed 0, K = 1
+and 5. Every accuracy has a 95 % Wilson interval over the n distinct queries (the support draws
+average over episodes; with one possible support set, as the gestures' 5-shot, that is all
+there is).
 Columns:
   raw    each channel resampled to 64 points, window z-normalised, 1-NN Euclidean (float)
   float  the float embedding, 1-NN
@@ -25,6 +27,8 @@ Columns:
 Open set: with K=5 supports and the Enroller's calibrated threshold, the share of base-class
 TEST windows (classes never enrolled) answered "unknown", the share of novel queries
 answered "unknown", and the AUROC of the best-class score for known vs unknown windows.
+When validation does not choose conv, its best configuration on validation is also trained on
+all base TRAIN windows and run on the same episodes: a row marked as not chosen.
 """
 import json
 import os
@@ -33,10 +37,28 @@ import numpy as np
 from tqdm import tqdm
 
 from ..data import datasets
-from ..learn import train
+from ..learn import conv_recipe, train
 from ..oracle import modelfile
 
 SHOTS = (1, 5)
+DIMS = (16, 32, 64)
+NO_TORCH = 'conv not offered: PyTorch is not installed (pip install "tinyenroll[train]")'
+
+
+def methods():
+    """The embedding methods validation chooses from: conv only where PyTorch can be imported."""
+    return ("pca", "whiten") + (("conv",) if conv_recipe.available() else ())
+
+
+def fit(series, labels, method, dim, seed=0):
+    """(model, info) of one candidate: a linear method of train.fit or the conv recipe."""
+    if method == "conv":
+        return conv_recipe.fit(series, labels, dim=dim, seed=seed)
+    return train.fit(series, labels, dim=dim, seed=seed, method=method)
+
+
+def float_embed(info, x):
+    return (conv_recipe.float_embed if info["method"] == "conv" else train.float_embed)(info, x)
 
 
 def raw_features(series):
@@ -100,10 +122,10 @@ def validate(tr, ltr, base, seed=0, episodes=50):
     shots = sorted({1, min(5, smallest - 1)})
     rng = np.random.default_rng(seed)
     rows = []
-    for method in ("pca", "whiten"):
-        for dim in (16, 32, 64):
+    for method in methods():
+        for dim in DIMS:
             try:
-                model, info = train.fit([tr[i] for i in f_idx], ltr[f_idx], dim=dim, seed=seed, method=method)
+                model, info = fit([tr[i] for i in f_idx], ltr[f_idx], method, dim, seed)
             except (ValueError, np.linalg.LinAlgError):
                 continue
             e = train.firmware_embed(modelfile.to_bytes(model), train.prepare_all([tr[i] for i in v_idx], info["length"]))
@@ -114,36 +136,19 @@ def validate(tr, ltr, base, seed=0, episodes=50):
     return dict(best, fit_classes=list(fit_cls), val_classes=list(val_cls), val_shots=shots), rows
 
 
-def evaluate(name, episodes=200, seed=0, progress=True):
+def _columns(emb_float, emb_int8, draws, labels, q, unknown_q, novel, desc, progress):
+    """Accuracies {float, int8, floatp, int8p: {K: [per episode]}} of one embedding on the support
+    draws, the 5-shot open set and the confusion of the int8 run (firmware Enroller, 1-NN)."""
     from tinyenroll.enroll import Enroller
-    tr, ltr = datasets.load(name, "TRAIN")
-    te, lte = datasets.load(name, "TEST")
-    base, novel = datasets.base_novel(ltr)
-    choice, val_rows = validate(tr, ltr, base, seed)
-    ltr, lte = np.array(ltr), np.array(lte)
-    b_idx = [i for i in range(len(tr)) if ltr[i] in base]
-    model, info = train.fit([tr[i] for i in b_idx], ltr[b_idx], dim=choice["dim"], seed=seed, method=choice["method"])
-    data = modelfile.to_bytes(model)
-    x_tr, x_te = train.prepare_all(tr, info["length"]), train.prepare_all(te, info["length"])
-    emb = {
-        "raw": (raw_features(tr), raw_features(te)),
-        "float": (train.float_embed(info, x_tr), train.float_embed(info, x_te)),
-        "int8": (train.firmware_embed(data, x_tr), train.firmware_embed(data, x_te)),
-    }
-    q = np.flatnonzero(np.isin(lte, novel))
-    unknown_q = np.flatnonzero(np.isin(lte, base))
-    rng = np.random.default_rng(seed)
-    acc = {k: {K: [] for K in SHOTS} for k in list(emb) + ["floatp", "int8p"]}
+    ltr, lte = labels
+    acc = {k: {K: [] for K in SHOTS} for k in ("float", "int8", "floatp", "int8p")}
     open_set = {"rejected_unknown": [], "rejected_known": [], "auroc": []}
     confusion = np.zeros((len(novel) + 1, len(novel)), int)
-    e_tr, e_te = emb["int8"]
-    for _ in tqdm(range(episodes), desc=name, disable=not progress):
-        for K in SHOTS:
-            sup = np.concatenate([rng.choice(np.flatnonzero(ltr == c), K, replace=False) for c in novel])
-            for kind in ("raw", "float"):
-                a, b = emb[kind]
-                acc[kind][K].append(float((one_nn(a[sup], ltr[sup], b[q]) == lte[q]).mean()))
-            a, b = emb["float"]
+    a, b = emb_float
+    e_tr, e_te = emb_int8
+    for sups in tqdm(draws, desc=desc, disable=not progress):
+        for K, sup in zip(SHOTS, sups):
+            acc["float"][K].append(float((one_nn(a[sup], ltr[sup], b[q]) == lte[q]).mean()))
             protos = np.stack([a[sup][ltr[sup] == c].mean(0) for c in novel])
             acc["floatp"][K].append(float((one_nn(protos, novel, b[q]) == lte[q]).mean()))
             e = Enroller(e_tr.shape[1], k=1, capacity=len(sup), max_classes=len(novel), max_per_class=K)
@@ -177,19 +182,75 @@ def evaluate(name, episodes=200, seed=0, progress=True):
                 open_set["rejected_unknown"].append(rej / len(unknown_q))
                 open_set["rejected_known"].append(rej_known / len(q))
                 open_set["auroc"].append(auroc(known_scores, unknown_scores))
+    return acc, {k: float(np.mean(v)) for k, v in open_set.items()}, confusion
+
+
+def _means(acc, n):
     means = {k: {str(K): float(np.mean(v[K])) for K in SHOTS} for k, v in acc.items()}
+    return means, {k: {K: wilson(a, n) for K, a in v.items()} for k, v in means.items()}
+
+
+def _model_summary(model, info, data):
+    return {"in": model["in_dim"], "embedding": info["embedding"], "method": info["method"], "bytes": len(data),
+            "weights": int(sum(layer["w"].size for layer in model["layers"] if "w" in layer))}
+
+
+def evaluate(name, episodes=200, seed=0, progress=True):
+    tr, ltr = datasets.load(name, "TRAIN")
+    te, lte = datasets.load(name, "TEST")
+    base, novel = datasets.base_novel(ltr)
+    choice, val_rows = validate(tr, ltr, base, seed)
+    ltr, lte = np.array(ltr), np.array(lte)
+    b_idx = [i for i in range(len(tr)) if ltr[i] in base]
+    q = np.flatnonzero(np.isin(lte, novel))
+    unknown_q = np.flatnonzero(np.isin(lte, base))
+    rng = np.random.default_rng(seed)
+    draws = [[np.concatenate([rng.choice(np.flatnonzero(ltr == c), K, replace=False) for c in novel])
+              for K in SHOTS] for _ in range(episodes)]
+
+    def run_embedding(method, dim, desc):
+        """One candidate trained on all base TRAIN windows, run on the episodes' draws."""
+        model, info = fit([tr[i] for i in b_idx], ltr[b_idx], method, dim, seed)
+        data = modelfile.to_bytes(model)
+        x_tr, x_te = train.prepare_all(tr, info["length"]), train.prepare_all(te, info["length"])
+        emb = {"float": (float_embed(info, x_tr), float_embed(info, x_te)),
+               "int8": (train.firmware_embed(data, x_tr), train.firmware_embed(data, x_te))}
+        acc, open_set, confusion = _columns(emb["float"], emb["int8"], draws, (ltr, lte), q, unknown_q, novel,
+                                            desc, progress)
+        return acc, open_set, confusion, emb, _model_summary(model, info, data)
+
+    acc, open_set, confusion, emb, summary = run_embedding(choice["method"], choice["dim"], name)
+    emb["raw"] = (raw_features(tr), raw_features(te))
+    acc["raw"] = {K: [] for K in SHOTS}
+    for sups in draws:
+        for K, sup in zip(SHOTS, sups):
+            acc["raw"][K].append(float((one_nn(emb["raw"][0][sup], ltr[sup], emb["raw"][1][q]) == lte[q]).mean()))
+    means, ci = _means({k: acc[k] for k in ("raw", "float", "int8", "floatp", "int8p")}, len(q))
+    conv_test = None
+    conv_rows = [r for r in val_rows if r["method"] == "conv"]
+    if conv_rows and choice["method"] != "conv":
+        best = max(conv_rows, key=lambda r: (r["val_accuracy"], -r["dim"]))
+        c_acc, c_open, _, _, c_summary = run_embedding("conv", best["dim"], name + " conv")
+        c_means, c_ci = _means(c_acc, len(q))
+        conv_test = {"dim": best["dim"], "rule": best["rule"], "val_accuracy": best["val_accuracy"],
+                     "chosen_column": "int8" if best["rule"] == "knn" else "int8p", "accuracy": c_means,
+                     "ci95": c_ci, "open_set": c_open, "model": c_summary}
     return {
         "dataset": name, "base": base, "novel": novel, "episodes": episodes,
         "ways": len(novel), "queries": int(len(q)), "choice": choice, "validation": val_rows,
+        "methods": list(methods()),
         "chosen_column": "int8" if choice["rule"] == "knn" else "int8p",
-        "accuracy": means,
-        "ci95": {k: {K: wilson(a, len(q)) for K, a in v.items()} for k, v in means.items()},
-        "open_set": {k: float(np.mean(v)) for k, v in open_set.items()},
-        "model": {"in": model["in_dim"], "embedding": info["embedding"], "method": info["method"], "bytes": len(data),
-                  "weights": int(sum(l["w"].size for l in model["layers"] if l["type"] == "dense"))},
+        "accuracy": means, "ci95": ci, "open_set": open_set, "model": summary,
+        "conv_test": conv_test,
         "confusion_int8_5shot": confusion.tolist(),
         "_emb": emb, "_labels": (ltr, lte),
     }
+
+
+def _cells(r, kinds, K):
+    a, ci = r["accuracy"], r["ci95"]
+    return "".join("%18s" % ("%s%.1f [%.0f-%.0f]" % ("*" if k == r["chosen_column"] else "", 100 * a[k][str(K)],
+                                                     100 * ci[k][str(K)][0], 100 * ci[k][str(K)][1])) for k in kinds)
 
 
 def table(results):
@@ -197,13 +258,17 @@ def table(results):
     lines = ["%-22s %5s" % ("dataset", "shots") + "".join("%18s" % k for k in kinds)]
     for r in results:
         for K in SHOTS:
-            a, ci = r["accuracy"], r["ci95"]
-            lines.append("%-22s %5s" % ("%s %d-way" % (r["dataset"][:14], r["ways"]), K) + "".join(
-                "%18s" % ("%s%.1f [%.0f-%.0f]" % ("*" if k == r["chosen_column"] else "", 100 * a[k][str(K)],
-                                                  100 * ci[k][str(K)][0], 100 * ci[k][str(K)][1])) for k in kinds))
+            lines.append("%-22s %5s" % ("%s %d-way" % (r["dataset"][:14], r["ways"]), K) + _cells(r, kinds, K))
+    for r in results:
+        c = r.get("conv_test")
+        for K in SHOTS if c else ():
+            lines.append("%-22s %5s" % ("%s conv" % r["dataset"][:14], K) + "%18s" % "-" + _cells(c, kinds[1:], K))
     lines.append("accuracy %, [95 % Wilson interval over the n novel TEST queries]; raw/float/int8: 1-NN; "
                  "floatp/int8p: nearest class mean; int8 and int8p by the firmware's Enroller;")
     lines.append("* the firmware rule chosen on validation (below), the one a board would use")
+    if any(r.get("conv_test") for r in results):
+        lines.append("conv rows: NOT the method validation chose; the conv embedding (its best size on validation, "
+                     "* its better rule there) on the same episodes")
     lines.append("")
     lines.append("chosen on validation (base classes split again, their TRAIN windows only; no TEST, no novel class):")
     for r in results:
@@ -212,13 +277,24 @@ def table(results):
                      " n queries %d" % (r["dataset"][:20], c["method"], c["dim"], c["rule"], 100 * c["val_accuracy"],
                                         "/".join(c["fit_classes"]), "/".join(c["val_classes"]),
                                         ",".join(map(str, c["val_shots"])), r["queries"]))
+    lines.append("validation accuracy % of every candidate (1-NN / prototype):")
+    for r in results:
+        vals = {(v["method"], v["dim"], v["rule"]): v["val_accuracy"] for v in r["validation"]}
+        for m in dict.fromkeys(v["method"] for v in r["validation"]):
+            lines.append("  %-20s %-7s" % (r["dataset"][:20], m) + "   ".join(
+                "%d dims %.1f / %.1f" % (d, 100 * vals[m, d, "knn"], 100 * vals[m, d, "prototype"])
+                for mm, d, rule in vals if mm == m and rule == "knn"))
+    if "conv" not in methods():
+        lines.append("  " + NO_TORCH)
     lines.append("")
     lines.append("open set (5-shot, calibrated threshold): unseen-class windows rejected / "
                  "enrolled-class windows rejected / AUROC known vs unknown")
     for r in results:
-        o = r["open_set"]
-        lines.append("  %-20s %5.1f%% / %5.1f%% / %.3f" % (r["dataset"][:20], 100 * o["rejected_unknown"],
-                                                          100 * o["rejected_known"], o["auroc"]))
+        for what, o in ((r["dataset"][:20], r["open_set"]),
+                        ("%s conv" % r["dataset"][:15], (r.get("conv_test") or {}).get("open_set"))):
+            if o:
+                lines.append("  %-20s %5.1f%% / %5.1f%% / %.3f" % (what, 100 * o["rejected_unknown"],
+                                                                  100 * o["rejected_known"], o["auroc"]))
     return "\n".join(lines)
 
 

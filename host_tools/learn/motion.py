@@ -405,7 +405,9 @@ def board_input(lsb):
     return train_mod.frontend(lsb, LENGTH, GROUPS)
 
 
-def _nt_xent(torch, za, zb, tau):
+def nt_xent(torch, za, zb, tau):
+    """SimCLR's NT-Xent: row i of za and row i of zb (unit embeddings of two views of one
+    window) are positives, every other row of the batch a negative; temperature tau."""
     z = torch.cat([za, zb])
     n = za.shape[0]
     sim = z @ z.t() / tau
@@ -445,7 +447,7 @@ def train(recipe=RECIPE, smoke=False, log=print):
         va = np.concatenate([va, sampler.augment(sv, r["syn_rot"])])
         vb = np.concatenate([vb, sampler.augment(sv, r["syn_rot"])])
         za, zb = net(torch.from_numpy(float_frontend(va))), net(torch.from_numpy(float_frontend(vb)))
-        loss = _nt_xent(torch, za, zb, r["tau"])
+        loss = nt_xent(torch, za, zb, r["tau"])
         xs, ys = sampler.labelled(r["batch"] // 2)
         logits = 10.0 * net(torch.from_numpy(xs)) @ F.normalize(head.weight, dim=1).t()
         loss = loss + r["sup"] * F.cross_entropy(logits, torch.from_numpy(ys))
@@ -492,11 +494,17 @@ def write_sidecars(path, info, layers):
     folded float layers as path.float.npz (what float_forward reads)."""
     with open(path + ".json", "w") as f:
         json.dump(info, f, indent=1)
+    np.savez(path + ".float.npz", **folded_arrays(layers))
+
+
+def folded_arrays(layers):
+    """{"w0": ..., "b0": ..., ...}: the weights and biases of net.layers()'s conv and dense
+    layers, keyed by layer index (what .float.npz holds and forward_folded takes)."""
     arrays = {}
     for i, layer in enumerate(layers):
         if layer[0] in ("conv1d", "dense"):
             arrays["w%d" % i], arrays["b%d" % i] = layer[1], layer[2]
-    np.savez(path + ".float.npz", **arrays)
+    return arrays
 
 
 def float_forward(path, x, channels=CHANNELS, length=LENGTH, arch=ARCH, input_scale=INPUT_SCALE):
@@ -504,6 +512,12 @@ def float_forward(path, x, channels=CHANNELS, length=LENGTH, arch=ARCH, input_sc
     beside the model: the float column the int8 model is compared with."""
     with np.load(path + ".float.npz", allow_pickle=False) as z:
         f = {k: z[k] for k in z.files}
+    return forward_folded(f, x, channels, length, arch, input_scale)
+
+
+def forward_folded(f, x, channels=CHANNELS, length=LENGTH, arch=ARCH, input_scale=INPUT_SCALE):
+    """Float embeddings (unit length) of int8 inputs x (n, channels*length) through the folded
+    layers f (folded_arrays)."""
     a = np.asarray(x, np.float64).reshape(len(x), channels, length) * input_scale
     for i, s in ((0, arch["s1"]), (1, arch["s2"])):
         a = np.maximum(quantize.conv_float(a, f["w%d" % i], f["b%d" % i], s), 0.0)
