@@ -86,7 +86,8 @@ class Spotter:
         return level
 
     def window(self):
-        """The last `frames` frames, channel-major and oldest first (valid until the next call)."""
+        """The last `frames` frames, channel-major and oldest first (valid until the next call
+        or, being the model's input buffer, the model's next embed)."""
         f = self.frames
         head = self.n % f  # the oldest frame's slot
         r = self._r
