@@ -123,6 +123,8 @@ class Pool:
 class Model:
     """A loaded model: layers over one buffer, and two scratch buffers reused by every call."""
 
+    _in = None  # input(), made at its first call: a program that never asks holds nothing for it
+
     def __init__(self, buf, name="model"):
         self.buf = buf
         self.name = name
@@ -131,7 +133,6 @@ class Model:
         width = max([self.in_dim] + [l[2] for l in self.layers])
         self._a = bytearray(width)
         self._b = bytearray(width)
-        self._in = memoryview(self._a)[:self.in_dim]
 
     def _fail(self, msg):
         raise err("ModelError", "%s: %s" % (self.name, msg))
@@ -250,6 +251,8 @@ class Model:
         """The model's input buffer (in_dim bytes): a window built in it is embedded with no copy
         (embed(m.input())), and a program streaming windows needs no buffer of its own. Every
         embed() overwrites it."""
+        if self._in is None:
+            self._in = memoryview(self._a)[:self.in_dim]
         return self._in
 
     def embed(self, window):
