@@ -179,13 +179,14 @@ def test_selecting_a_backend_loads_no_other_backend(tmp_path, vm):
     what kept the ulab demo pipeline from 96K)."""
     script = tmp_path / "loaded.py"
     script.write_text(MPY_LOADED)
-    runs = {"plain": ["plain"]}
+    backends = ("plain",)
     if vm == "ulab-single":
         interp = _ulab("single")
         if interp is None:
             pytest.skip("no real ulab build here (../shared/ulab-unix)")
-        runs = {"plain": ["plain"], "ulab": ["ulab"]}
-    for backend, alone in runs.items():
+        backends = ("plain", "ulab")
+    for backend in backends:
+        alone = [backend]
         argv, env = mpy.command(str(script))
         if vm != "micropython":
             argv[0] = interp

@@ -239,6 +239,21 @@ def macs(model):
     return total
 
 
+def columns(X, F, E, y, eps, log=print):
+    """The table's rows on the same episodes {name: [(support, query indices)]}, and logs them:
+    raw windows X by Euclid and DTW, float embeddings F by 1-NN, int8 embeddings E on the
+    firmware's Enroller by 1-NN and by prototype. {method: {episode set: (mean %, +- %)}}."""
+    mats = {"raw Euclid 1-NN": baselines.euclid(X, X), "raw DTW 1-NN": baselines.dtw(X, X, channels=6),
+            "float 1-NN": baselines.euclid(F, F)}
+    rows = {name: {c: matrix_accuracy(D, y, e) for c, e in eps.items()} for name, D in mats.items()}
+    rows["int8 1-NN (firmware)"] = {c: firmware_accuracy(E, y, e, "knn") for c, e in eps.items()}
+    rows["int8 prototype (firmware)"] = {c: firmware_accuracy(E, y, e, "prototype") for c, e in eps.items()}
+    log("%-26s" % "method" + "".join("%15s" % c for c in eps))
+    for name, r in rows.items():
+        log("%-26s" % name + "".join("%15s" % ("%.1f +- %.1f" % r[c]) for c in eps))
+    return rows
+
+
 def evaluate(model_path, final_test=False, log=print):
     """The table: returns a dict and prints it."""
     from tinyenroll import model as fw_model
@@ -258,15 +273,7 @@ def evaluate(model_path, final_test=False, log=print):
     eps["personal K1"] = episodes(y, subs, 1, personal=True)
     log("HAPT transitions, %s: %d segments, %d basic-activity windows"
         % ("TEST subjects 25-30" if final_test else "validation subjects 19-24", len(y), len(yb)))
-    mats = {"raw Euclid 1-NN": baselines.euclid(X, X), "raw DTW 1-NN": baselines.dtw(X, X, channels=6),
-            "float 1-NN": baselines.euclid(F, F)}
-    rows = {name: {c: matrix_accuracy(D, y, e) for c, e in eps.items()} for name, D in mats.items()}
-    rows["int8 1-NN (firmware)"] = {c: firmware_accuracy(E, y, e, "knn") for c, e in eps.items()}
-    rows["int8 prototype (firmware)"] = {c: firmware_accuracy(E, y, e, "prototype") for c, e in eps.items()}
-    cols = list(eps)
-    log("%-26s" % "method" + "".join("%15s" % c for c in cols))
-    for name, r in rows.items():
-        log("%-26s" % name + "".join("%15s" % ("%.1f +- %.1f" % r[c]) for c in cols))
+    rows = columns(X, F, E, y, eps, log)
     if final_test:
         o = open_set(E, y, Eb, pcts=(pct,))[pct]
     else:

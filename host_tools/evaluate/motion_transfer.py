@@ -19,7 +19,7 @@ import numpy as np
 from ..data import datasets
 from ..data.aeon import aeon_bytes
 from ..learn import motion
-from . import baselines, motion_eval
+from . import motion_eval
 
 NAME = "BasicMotions"
 SCALE = 100
@@ -49,15 +49,7 @@ def evaluate(model_path, episodes=motion_eval.EPISODES, seed=0, log=print):
     X = x.astype(np.float64)
     pooled = np.zeros(len(y), int)  # no person ids in the file: supports come from anyone
     eps = {"K%d" % K: motion_eval.episodes(y, pooled, K, n=episodes, seed=seed, ways=classes) for K in SHOTS}
-    mats = {"raw Euclid 1-NN": baselines.euclid(X, X), "raw DTW 1-NN": baselines.dtw(X, X, channels=6),
-            "float 1-NN": baselines.euclid(F, F)}
-    rows = {name: {c: motion_eval.matrix_accuracy(D, y, e) for c, e in eps.items()} for name, D in mats.items()}
-    rows["int8 1-NN (firmware)"] = {c: motion_eval.firmware_accuracy(E, y, e, "knn") for c, e in eps.items()}
-    rows["int8 prototype (firmware)"] = {c: motion_eval.firmware_accuracy(E, y, e, "prototype")
-                                         for c, e in eps.items()}
     log("%s, %d windows of %s, 4-way, the shipped motion model unchanged (accuracy %%, 95 %% interval "
         "over episodes)" % (NAME, len(y), "/".join(classes)))
-    log("%-26s" % "method" + "".join("%15s" % c for c in eps))
-    for name, r in rows.items():
-        log("%-26s" % name + "".join("%15s" % ("%.1f +- %.1f" % r[c]) for c in eps))
+    rows = motion_eval.columns(X, F, E, y, eps, log)
     return {"rows": rows, "windows": len(y), "dataset": NAME}
