@@ -19,7 +19,8 @@ rows or elements (reading one element of a float array allocates a float object)
            below 2**24 (kernels.check_dist_dim), so exact; ints go back the same way.
   topk     no array per class and no loop over rows: the rows ranked by distance (argsort of
            argsort), then sorted by class + rank * 2**-16 (exact), bincount for where each class
-           starts; the first k of each class taken with two small take() calls (_topk).
+           starts; the first k of each class taken with two small take() calls (_topk), and
+           those k per class decoded from the float bytes (_read_ints: no ulab call).
            Floats only are sorted (ulab's signed-integer sort is wrong in 6.12; uint16 is fine).
 conv1d, maxpool and avgpool are in kernels_ulab_conv.py, loaded at their first use.
 Allocation per call is a fixed function of the sizes, not of the data (heap figures on the
@@ -27,9 +28,9 @@ Allocation per call is a fixed function of the sizes, not of the data (heap figu
 in-place op allocates ~100 B, ~250 B with a Python scalar, which the constants below avoid):
   dense      3 float arrays of n_out + ~5 headers
   knn_topk   one float array of count (the dot), 3 uint16 arrays of count (argsorts) and one
-             float array of count (the key), + ~20 headers and in-place steps, whatever the
-             number of classes (200 x 32, 10 classes: ~7.8 KB, was ~20 KB with an array per
-             class); one class (the anomaly score): the dot and ~15 headers (~4 KB at 200)
+             float array of count (the key), + ~15 headers and in-place steps, whatever the
+             number of classes (200 x 32, 10 classes: 6.4 KB, was ~20 KB with an array per
+             class); one class (the anomaly score): the dot and ~8 headers (2.3 KB at 64 rows)
 ulab's take() makes a transient copy of its indices (8 B each on a 64-bit port), so it is only
 given the k*ncls answers' positions, never count indices.
 `make bench` prints the measured bytes ("peak B").
@@ -118,6 +119,32 @@ def _floats_to_ints(f, buf, count):
     h[0::2] = f
 
 
+def _read_ints(f, buf, n):
+    # the first n values of a dense float array f (integers 0 <= v <= 2**25) into array 'i' buf,
+    # decoded from f's bytes (a view: tobytes copies nothing), where _floats_to_ints costs ~8
+    # array headers (1.4 KB on the 64-bit port). Only for the answers (k per class), never rows.
+    # IEEE 754, little endian, float32 or float64 (w bytes each), sign bit 0: m is the leading 1
+    # and the next 24 fraction bits as an int below 2**25, so v = m * 2**(e - 1) with e the
+    # biased exponent less 150 (float32) or 1046 (float64); every int stays below 2**26, a small
+    # int on a board. A zero has e far below -24.
+    b = f.tobytes()
+    w = len(b) // len(f)
+    for i in range(n):
+        p = i * w + w - 4  # the high 4 bytes
+        if w == 4:
+            e = ((b[p + 3] & 0x7F) << 1 | b[p + 2] >> 7) - 150
+            m = ((b[p + 2] & 0x7F) << 16 | b[p + 1] << 8 | b[p]) << 1 | 1 << 24
+        else:
+            e = ((b[p + 3] & 0x7F) << 4 | b[p + 2] >> 4) - 1046
+            m = ((b[p + 2] & 0x0F) << 20 | b[p + 1] << 12 | b[p] << 4 | b[p - 1] >> 4) | 1 << 24
+        if e < -24:
+            buf[i] = 0
+        elif e < 1:
+            buf[i] = m >> (1 - e)
+        else:
+            buf[i] = m << (e - 1)
+
+
 def _dists(q, qnorm, rows, norms, count, dim):
     # the count distances from q as one float array: the dot over the rows viewed as 2-D, then
     # every step in place in it: -2*(x.r) + |x|^2, then + |r|^2 (_add_ints); all exact (module doc)
@@ -153,8 +180,7 @@ def _topk(d, lab, count, k, ncls, top, fill, skip):
         n = count - 1 if cs == 0 else count
         n = n if n < k else k
         fill[0] = n
-        if n:
-            _floats_to_ints(d[:n], top, n)
+        _read_ints(d, top, n)
         return
     lv = np.frombuffer(lab, dtype=np.uint8, count=count)
     key = np.array(np.argsort(np.argsort(d, axis=0), axis=0), dtype=np.float)
@@ -175,7 +201,7 @@ def _topk(d, lab, count, k, ncls, top, fill, skip):
         for j in range(k):
             top[c * k + j] = b + j if j < n else 0
     m = k * ncls
-    _floats_to_ints(np.take(d, np.take(o, np.frombuffer(top, dtype=np.uint16, count=2 * m)[0::2])), top, m)
+    _read_ints(np.take(d, np.take(o, np.frombuffer(top, dtype=np.uint16, count=2 * m)[0::2])), top, m)
 
 
 def class_topk(dist, lab, count, k, ncls, top, fill, skip=-1):

@@ -130,6 +130,53 @@ def test_knn_topk_on_ulab_standin(ulab_standin, dim):
                 assert [list(top[cl * k:cl * k + fill[cl]]) for cl in range(ncls)] == want["skip%d" % skip][0]
 
 
+READ_INTS = r"""
+import array, sys
+from ulab import numpy as np
+from tinyenroll import kernels_ulab
+vals = [int(v) for v in sys.stdin.readline().split(",")]
+f = np.array(vals, dtype=np.float)
+out = array.array("i", [-1] * len(vals))
+kernels_ulab._read_ints(f, out, len(vals))
+print(",".join(str(v) for v in out))
+"""
+
+# every value a distance or the left-out mark can take: 0, the edges of each exponent, the largest
+# distance (2**24 - 1), 2**24 and the mark 2**25
+EDGES = [0, 1, 2, 3, 127, 128, 255, 256, 65535, 65536, 2 ** 23 - 1, 2 ** 23, 2 ** 23 + 1, 2 ** 24 - 1,
+         2 ** 24, 2 ** 25] + random.Random(7).sample(range(2 ** 24), 40)
+
+
+@pytest.mark.parametrize("precision", ["single", "double"])
+def test_ulab_answers_decoded_from_float_bytes(tmp_path, precision):
+    """_read_ints (the ulab top-k's answers read from the float bytes, no ulab call) gives every
+    integer exactly, in both float widths of the real builds."""
+    path = _ulab(precision)
+    if path is None:
+        pytest.skip("no real ulab builds here (../shared/ulab-unix)")
+    script = tmp_path / "read_ints.py"
+    script.write_text(READ_INTS)
+    argv, env = mpy.command(str(script))
+    argv[0] = path
+    # over stdin: these builds stop ("FATAL: uncaught NLR") on an argument of more than ~256 bytes
+    p = subprocess.run(argv, input=",".join(map(str, EDGES)) + "\n", capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert [int(v) for v in p.stdout.split(",")] == EDGES
+
+
+def test_ulab_answers_decoded_on_the_standin(ulab_standin):
+    import array
+    from ulab import numpy as unp
+    from tinyenroll import kernels_ulab
+    out = array.array("i", [-1] * len(EDGES))
+    kernels_ulab._read_ints(unp.array(EDGES, dtype=unp.float), out, len(EDGES))
+    assert list(out) == EDGES
+    out = array.array("i", [-1] * 4)  # only the first n are written
+    kernels_ulab._read_ints(unp.array([5, 6, 7, 8], dtype=unp.float), out, 2)
+    assert list(out) == [5, 6, -1, -1]
+
+
 def test_distance_bound_is_refused():
     from tinyenroll import anomaly, enroll
     assert kernels.check_dist_dim(256) == 256
