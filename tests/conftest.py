@@ -1,3 +1,4 @@
+import binascii
 import os
 
 import pytest
@@ -12,6 +13,18 @@ settings.register_profile(
 settings.register_profile(
     "ci", parent=settings.get_profile("default"), derandomize=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
+
+
+def pytest_configure(config):
+    """tmp_path under a folder whose path has the same length on every machine and run (pytest's
+    own, /tmp/pytest-of-USER/pytest-N/, grows with the user name and the run number N): tests
+    hand these paths to micropython at 96K, where a path a few bytes longer on its heap moved
+    allocations into or out of a hole (tests/../host_tools/board/mpy.py). One folder per checkout,
+    so two checkouts' runs do not clear each other's; pytest clears it at the start of a run."""
+    from host_tools.board import mpy
+    if mpy.FIXED_TMP and config.option.basetemp is None:
+        tag = binascii.crc32(os.path.dirname(os.path.abspath(__file__)).encode())
+        config.option.basetemp = os.path.join(mpy.FIXED_TMP, "tinyenroll-pytest-%08x" % tag)
 
 
 @pytest.fixture
