@@ -20,7 +20,6 @@ folder is a recording (host_tools/data/recording.py), as `tinyenroll record` wri
 """
 import io
 import json
-import os
 import re
 import struct
 import sys

@@ -270,32 +270,37 @@ def fit_run(backend, tmp, heap, interpreter=None, romfs=None):
     return {"fits": True, "held": held, "classify_and_score_peak": step, "free": free}
 
 
+def _first_heap(backend, tmp, interpreter, ok):
+    # the smallest heap from 100K up (4K steps, to 256K) whose run passes ok: (kb, run), else (None, None)
+    for kb in range(100, 257, 4):
+        run = fit_run(backend, tmp, "%dK" % kb, interpreter)
+        if ok(run):
+            return kb, run
+    return None, None
+
+
 def fit_96k(backend, tmp, interpreter=None):
     """The demo pipeline at 96K, and the smallest heap (in 4K steps) it still runs in: the
     pipeline's real peak need, fragmentation included."""
     res = fit_run(backend, tmp, "96K", interpreter)
     if not res["fits"]:
-        # how far off: the smallest heap (4K steps up to 256K) it runs in
-        for kb in range(100, 257, 4):
-            if fit_run(backend, tmp, "%dK" % kb, interpreter)["fits"]:
-                res["min_heap_kb"] = kb
-                break
-    if res["fits"]:
-        lo, hi = 32, 96  # lo fails (assumed), hi runs
-        while hi - lo > 4:
-            mid = (lo + hi) // 2 // 4 * 4
-            if fit_run(backend, tmp, "%dK" % mid, interpreter)["fits"]:
-                hi = mid
-            else:
-                lo = mid
-        res["min_heap_kb"] = hi
-        if res["classify_and_score_peak"] < 0:
-            # the GC-off count of one step did not fit at 96K: count it at the smallest heap it does
-            for kb in range(100, 257, 4):
-                again = fit_run(backend, tmp, "%dK" % kb, interpreter)
-                if again["fits"] and again["classify_and_score_peak"] >= 0:
-                    res["classify_and_score_peak"], res["step_counted_at_kb"] = again["classify_and_score_peak"], kb
-                    break
+        kb, _ = _first_heap(backend, tmp, interpreter, lambda r: r["fits"])  # how far off
+        if kb:
+            res["min_heap_kb"] = kb
+        return res
+    lo, hi = 32, 96  # lo fails (assumed), hi runs
+    while hi - lo > 4:
+        mid = (lo + hi) // 2 // 4 * 4
+        if fit_run(backend, tmp, "%dK" % mid, interpreter)["fits"]:
+            hi = mid
+        else:
+            lo = mid
+    res["min_heap_kb"] = hi
+    if res["classify_and_score_peak"] < 0:
+        # the GC-off count of one step did not fit at 96K: count it at the smallest heap it does
+        kb, again = _first_heap(backend, tmp, interpreter, lambda r: r["fits"] and r["classify_and_score_peak"] >= 0)
+        if kb:
+            res["classify_and_score_peak"], res["step_counted_at_kb"] = again["classify_and_score_peak"], kb
     return res
 
 

@@ -5,7 +5,6 @@ import sys
 import gc
 import json
 import time
-import array
 
 from tinyenroll import kernels, model, enroll, anomaly
 
