@@ -19,7 +19,7 @@ def pytest_configure(config):
     """tmp_path under a folder whose path has the same length on every machine and run (pytest's
     own, /tmp/pytest-of-USER/pytest-N/, grows with the user name and the run number N): tests
     hand these paths to micropython at 96K, where a path a few bytes longer on its heap moved
-    allocations into or out of a hole (tests/../host_tools/board/mpy.py). One folder per checkout,
+    allocations into or out of a hole (host_tools/board/mpy.py, command()). One folder per checkout,
     so two checkouts' runs do not clear each other's; pytest clears it at the start of a run."""
     from host_tools.board import mpy
     if mpy.FIXED_TMP and config.option.basetemp is None:

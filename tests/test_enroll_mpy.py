@@ -1,13 +1,11 @@
 """200 enrolled 32-dim examples with the 12k-weight model, in real micropython at a 96K heap,
 step for step the same answers as CPython; prints the heap it takes."""
 import os
-import shutil
 import tempfile
 
 import numpy as np
 import pytest
 
-from host_tools.board import mpy
 from host_tools.learn import quantize
 from host_tools.oracle import knn_ref, modelfile, reference
 from learner_worker import LearnerWorker
@@ -16,10 +14,9 @@ N_CLASSES, PER_CLASS = 10, 20
 
 
 @pytest.fixture(scope="module")
-def scenario():
-    # model and stores under a fixed-length path: the paths are strings on the 96K heap, and one
-    # under pytest's numbered tmp_path moved this test across the edge (mpy.command says more)
-    tmp = tempfile.mkdtemp(prefix="tinyenroll-mpy200-", dir=mpy.FIXED_TMP)
+def scenario(tmp_path_factory):
+    # the model and store paths are strings on the 96K heap: conftest gives tmp_path a fixed length
+    tmp = str(tmp_path_factory.mktemp("mpy200"))
     rng = np.random.default_rng(11)
     W1, W2 = rng.normal(size=(64, 192)), rng.normal(size=(32, 64))
     calib = rng.normal(size=(200, 192))
@@ -30,8 +27,7 @@ def scenario():
     labels = np.repeat(np.arange(N_CLASSES), PER_CLASS)
     windows = quantize.quantize_input(centres[labels] + 0.6 * rng.normal(size=(len(labels), 192)), 4 / 127)
     queries = quantize.quantize_input(centres[rng.integers(0, N_CLASSES, 40)] + 0.6 * rng.normal(size=(40, 192)), 4 / 127)
-    yield tmp, path, m, windows, labels, queries
-    shutil.rmtree(tmp, ignore_errors=True)
+    return tmp, path, m, windows, labels, queries
 
 
 PCT = 120  # not the default 150: the board's percent rule runs too
